@@ -1,0 +1,8 @@
+//! racecourse: the checking engine.
+//!
+//! Runners execute a scenario against an implementation on one runtime (std threads,
+//! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
+//! and every failure becomes a [`report::Failure`] with a replay command.
+
+pub mod oracle;
+pub mod report;

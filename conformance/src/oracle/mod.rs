@@ -1,0 +1,4 @@
+//! Oracles: judges of recorded histories and outcomes.
+
+pub mod invariants;
+pub mod linearizability;

@@ -1,0 +1,6 @@
+//! Reference implementations of the racecourse exercises: `thread` holds those written
+//! against the runtime facade (one source, three runtimes), `process` those that run
+//! as real OS processes.
+
+pub mod process;
+pub mod thread;
