@@ -6,3 +6,6 @@
 
 pub mod oracle;
 pub mod report;
+pub mod runner;
+pub mod shared_list;
+pub mod suite;

@@ -1,1 +1,6 @@
-//! Thread implementations.
+//! Thread implementations, each written once against the runtime facade and
+//! instantiated by [`racecourse_spec::runtimes!`] as `on_std`, `on_loom` and
+//! `on_shuttle`.
+
+pub mod counter;
+pub mod shared_list;

@@ -1,0 +1,115 @@
+//! Runners: execute one check many times on one runtime and turn the first violation
+//! into a [`Found`] that says how to reproduce it.
+//!
+//! A check is a closure that runs a scenario once and judges it, returning
+//! `Err(Violation)` when the contract is broken. Runners differ in how they vary the
+//! interleaving:
+//! - [`std_rt`]: real threads, many trials, each under a deadline that turns a hang
+//!   into a failure;
+//! - [`shuttle_rt`]: shuttle's random and PCT schedulers, one fixed seed per iteration,
+//!   so a failure names the seed that replays it;
+//! - [`loom_rt`]: loom's exhaustive exploration (preemption-bounded beyond two threads).
+//!
+//! Panics inside a check (a student's `unwrap`, a loom deadlock, a shuttle deadlock)
+//! are caught and reported as violations; they never escape a runner.
+
+pub mod loom_rt;
+pub mod shuttle_rt;
+pub mod std_rt;
+
+use std::any::Any;
+use std::fmt;
+
+use crate::report::Violation;
+
+/// Where a thread implementation runs, or `Process` for real OS processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Runtime {
+    /// Real OS threads, stress trials.
+    Std,
+    /// shuttle's randomized and PCT schedulers.
+    Shuttle,
+    /// loom's exhaustive exploration.
+    Loom,
+    /// Real OS processes.
+    Process,
+}
+
+impl Runtime {
+    /// The name used in test names and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Std => "std",
+            Runtime::Shuttle => "shuttle",
+            Runtime::Loom => "loom",
+            Runtime::Process => "process",
+        }
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A violation together with how the runner reached it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// What went wrong.
+    pub violation: Violation,
+    /// The seed or schedule, in words.
+    pub schedule: String,
+    /// Environment that makes a rerun take the same path, if any.
+    pub replay_env: Vec<(String, String)>,
+}
+
+/// One run of a scenario, judged: `Err` when the contract was broken.
+pub type Check = dyn Fn() -> Result<(), Violation> + Send + Sync + 'static;
+
+/// Turns a caught panic into a violation, keeping a [`Violation`] payload as it is.
+pub(crate) fn violation_from_panic(payload: Box<dyn Any + Send>) -> Violation {
+    if let Some(v) = payload.downcast_ref::<Violation>() {
+        return v.clone();
+    }
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    };
+    describe_panic(&message)
+}
+
+/// Names the usual model-checker failures in the student's terms.
+fn describe_panic(message: &str) -> Violation {
+    let first = message.lines().next().unwrap_or("").trim();
+    let lower = message.to_lowercase();
+    if lower.contains("deadlock") {
+        Violation::new(
+            "every thread to make progress",
+            format!("the threads deadlocked ({first})"),
+        )
+    } else if lower.contains("causality violation") {
+        Violation::new(
+            "every access to shared data to be synchronized",
+            format!("two threads accessed the same data without a lock ({first})"),
+        )
+    } else if lower.contains("maximum number of branches") || lower.contains("exceeded") {
+        Violation::new(
+            "every thread to finish",
+            format!("a thread kept running without progress: a spin loop? ({first})"),
+        )
+    } else {
+        Violation::new(
+            "no panic",
+            format!("the implementation panicked: {first}"),
+        )
+    }
+}
+
+/// Runs `f` and catches a panic as a violation.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Violation> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(violation_from_panic)
+}

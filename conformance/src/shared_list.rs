@@ -1,0 +1,694 @@
+//! E4 suite: an adder and a remover sharing a list.
+//!
+//! Properties (see `EXERCISES.md`, E4):
+//! - `linearizable`: every recorded history has a real-time-respecting order that the
+//!   declared sequential model (FIFO or LIFO) accepts;
+//! - `no_lost_items`: added = removed + remaining, as multisets;
+//! - `no_phantom_items`: `remove` only returns items added before it returned;
+//! - `concurrent_program`: the exercise program runs the adder and the remover at the
+//!   same time (a program that joins one before starting the other deadlocks a probe);
+//! - `census`: every final outcome of the program with k = 2, over every interleaving,
+//!   is one the sequential model allows.
+//!
+//! Scenarios are small on loom (fixed, two threads exhaustive, three bounded), drawn by
+//! proptest with a fixed seed on shuttle and std, and shrunk to a minimal one on failure.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestError, TestRunner};
+use racecourse_spec::shared_list::{AdderRemover, RemovalOrder, SharedList};
+
+use crate::oracle::invariants;
+use crate::oracle::linearizability::{self, Call, ListModel, ListOp, ListRet};
+use crate::report::Violation;
+use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Runtime};
+
+/// The exercise's name in test names and reports.
+pub const EXERCISE: &str = "shared_list";
+
+/// A property of the E4 contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Property {
+    /// Histories are linearizable against the declared order.
+    Linearizable,
+    /// Nothing lost or duplicated.
+    NoLostItems,
+    /// Nothing removed that was not added first.
+    NoPhantomItems,
+    /// The program runs adder and remover concurrently.
+    ConcurrentProgram,
+    /// Every reachable outcome of the program is allowed.
+    Census,
+}
+
+/// The properties, by the names used in test names.
+pub mod property {
+    #![allow(non_upper_case_globals)]
+    use super::Property;
+    /// See [`Property::Linearizable`].
+    pub const linearizable: Property = Property::Linearizable;
+    /// See [`Property::NoLostItems`].
+    pub const no_lost_items: Property = Property::NoLostItems;
+    /// See [`Property::NoPhantomItems`].
+    pub const no_phantom_items: Property = Property::NoPhantomItems;
+    /// See [`Property::ConcurrentProgram`].
+    pub const concurrent_program: Property = Property::ConcurrentProgram;
+    /// See [`Property::Census`].
+    pub const census: Property = Property::Census;
+}
+
+impl Property {
+    /// Every property, in report order.
+    pub const ALL: [Property; 5] = [
+        Property::Linearizable,
+        Property::NoLostItems,
+        Property::NoPhantomItems,
+        Property::ConcurrentProgram,
+        Property::Census,
+    ];
+
+    /// The property's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::Linearizable => "linearizable",
+            Property::NoLostItems => "no_lost_items",
+            Property::NoPhantomItems => "no_phantom_items",
+            Property::ConcurrentProgram => "concurrent_program",
+            Property::Census => "census",
+        }
+    }
+
+    /// The runtimes that check this property. The program-level properties need a
+    /// model checker: on real threads a probe could only wait on a clock.
+    pub fn runtimes(self) -> &'static [Runtime] {
+        match self {
+            Property::ConcurrentProgram => &[Runtime::Shuttle, Runtime::Loom],
+            Property::Census => &[Runtime::Loom],
+            _ => &[Runtime::Std, Runtime::Shuttle, Runtime::Loom],
+        }
+    }
+}
+
+/// Which operations each thread performs, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// One list of operations per thread.
+    pub threads: Vec<Vec<ListOp>>,
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, ops) in self.threads.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "thread {i}: ")?;
+            for (j, op) in ops.iter().enumerate() {
+                if j > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{op}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Scenario {
+    /// A scenario from operation kinds, numbering the added items 1, 2, 3, .. so every
+    /// item is distinct and a report can name it.
+    pub fn numbered(kinds: Vec<Vec<u8>>) -> Scenario {
+        let mut next = 0;
+        let threads = kinds
+            .into_iter()
+            .map(|ops| {
+                ops.into_iter()
+                    .map(|kind| match kind % 4 {
+                        0 | 1 => {
+                            next += 1;
+                            ListOp::Add(next)
+                        }
+                        2 => ListOp::Remove,
+                        _ => ListOp::Snapshot,
+                    })
+                    .collect()
+            })
+            .collect();
+        Scenario { threads }
+    }
+
+    fn strategy(threads: std::ops::RangeInclusive<usize>, ops: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Scenario> {
+        prop::collection::vec(prop::collection::vec(0u8..4, ops), threads).prop_map(Scenario::numbered)
+    }
+}
+
+/// What one execution of a scenario recorded.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Every call, with logical invocation and response times; the last is the final
+    /// snapshot taken after all threads were joined.
+    pub history: Vec<Call<ListOp, ListRet>>,
+}
+
+impl Run {
+    fn added(&self) -> Vec<u32> {
+        self.history
+            .iter()
+            .filter_map(|c| match c.op {
+                ListOp::Add(x) => Some(x),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn removed(&self) -> Vec<u32> {
+        self.history
+            .iter()
+            .filter_map(|c| match c.ret {
+                ListRet::Removed(Some(x)) => Some(x),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn remaining(&self) -> Vec<u32> {
+        match self.history.last().map(|c| &c.ret) {
+            Some(ListRet::Snapshot(items)) => items.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Judges one run of a scenario against one property.
+pub fn judge(property: Property, order: RemovalOrder, run: &Run) -> Result<(), Violation> {
+    match property {
+        Property::Linearizable => {
+            match linearizability::check(&ListModel { order }, &run.history, LINEARIZABILITY_BUDGET) {
+                linearizability::Outcome::Linearizable(_) => Ok(()),
+                linearizability::Outcome::NotLinearizable { explanation, .. } => Err(Violation::new(
+                    format!("a history that a {} list could produce", order.name()),
+                    explanation,
+                )),
+                linearizability::Outcome::Unknown { steps } => Err(Violation::new(
+                    "a linearizability verdict",
+                    format!("the search gave up after {steps} steps: unknown, which is never a pass (report this scenario)"),
+                )),
+            }
+        }
+        Property::NoLostItems => invariants::conservation(&run.added(), &run.removed(), &run.remaining()),
+        Property::NoPhantomItems => invariants::no_phantom_items(&run.history),
+        Property::ConcurrentProgram | Property::Census => {
+            unreachable!("program properties are not judged on scenarios")
+        }
+    }
+}
+
+/// Search steps before the linearizability checker answers unknown.
+const LINEARIZABILITY_BUDGET: usize = 200_000;
+
+/// k for the program-level properties: the census and the progress probe.
+pub const PROGRAM_K: u32 = 2;
+
+/// A record of what the exercise program did to its list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgramLog {
+    /// Events in the order they completed: `adder: add(0)`, `remover: remove() -> None`.
+    pub events: Vec<String>,
+    /// The items passed to `add`, in order.
+    pub added: Vec<u32>,
+    /// What each `remove` returned, in order.
+    pub removed: Vec<Option<u32>>,
+    /// The list's contents when the program dropped it.
+    pub remaining: Option<Vec<u32>>,
+}
+
+/// A final outcome of the program: what the remover got and what was left.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Outcome {
+    /// What each `remove` returned, in order.
+    pub removed: Vec<Option<u32>>,
+    /// The list when the program ended.
+    pub remaining: Vec<u32>,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let removed: Vec<String> = self
+            .removed
+            .iter()
+            .map(|r| match r {
+                Some(x) => x.to_string(),
+                None => "none".to_string(),
+            })
+            .collect();
+        write!(f, "removed [{}], remaining {:?}", removed.join(", "), self.remaining)
+    }
+}
+
+/// The outcomes the sequential model allows for the program with `k` items: every
+/// interleaving of the adder's `add(0..k)` with the remover's `k` removes.
+pub fn allowed_outcomes(order: RemovalOrder, k: u32) -> BTreeSet<Outcome> {
+    fn walk(order: RemovalOrder, k: u32, added: u32, removes: u32, list: Vec<u32>, removed: Vec<Option<u32>>, out: &mut BTreeSet<Outcome>) {
+        if added == k && removes == k {
+            out.insert(Outcome { removed, remaining: list });
+            return;
+        }
+        if added < k {
+            let mut l = list.clone();
+            l.push(added);
+            walk(order, k, added + 1, removes, l, removed.clone(), out);
+        }
+        if removes < k {
+            let mut l = list;
+            let r = match order {
+                RemovalOrder::Fifo if !l.is_empty() => Some(l.remove(0)),
+                RemovalOrder::Lifo => l.pop(),
+                _ => None,
+            };
+            let mut removed = removed;
+            removed.push(r);
+            walk(order, k, added, removes + 1, l, removed, out);
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(order, k, 0, 0, Vec::new(), Vec::new(), &mut out);
+    out
+}
+
+/// The census of one implementation: each outcome reached, allowed or not.
+#[derive(Clone, Debug, Default)]
+pub struct Census {
+    /// Outcomes reached by some interleaving.
+    pub reached: BTreeSet<Outcome>,
+    /// Outcomes the model allows.
+    pub allowed: BTreeSet<Outcome>,
+    /// Programs whose calls were not the exercise's (wrong items, wrong count).
+    pub misbehaved: BTreeSet<String>,
+}
+
+impl Census {
+    /// The snapshot text: one line per outcome, reached ones first.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for o in &self.reached {
+            let label = if self.allowed.contains(o) { "allowed" } else { "FORBIDDEN" };
+            s.push_str(&format!("reached      {label:9} {o}\n"));
+        }
+        for o in self.allowed.difference(&self.reached) {
+            s.push_str(&format!("not reached  allowed   {o}\n"));
+        }
+        for m in &self.misbehaved {
+            s.push_str(&format!("misbehaved   {m}\n"));
+        }
+        s
+    }
+
+    /// A violation for the first forbidden outcome or misbehaviour, if any.
+    pub fn verdict(&self) -> Result<(), Violation> {
+        if let Some(m) = self.misbehaved.iter().next() {
+            return Err(Violation::new(
+                format!("the adder to add 0..{PROGRAM_K} in order and the remover to remove {PROGRAM_K} times"),
+                m.clone(),
+            ));
+        }
+        if let Some(o) = self.reached.difference(&self.allowed).next() {
+            return Err(Violation::new(
+                "only outcomes the sequential model allows",
+                format!("an interleaving ended with {o}, which no sequential order produces"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, log: &ProgramLog) {
+        let expected_adds: Vec<u32> = (0..PROGRAM_K).collect();
+        if log.added != expected_adds {
+            self.misbehaved.insert(format!("the adder added {:?}", log.added));
+        } else if log.removed.len() != PROGRAM_K as usize {
+            self.misbehaved.insert(format!("the remover called remove {} times", log.removed.len()));
+        } else if let Some(remaining) = &log.remaining {
+            self.reached.insert(Outcome { removed: log.removed.clone(), remaining: remaining.clone() });
+        } else {
+            self.misbehaved.insert("the program never dropped its list".to_string());
+        }
+    }
+}
+
+racecourse_spec::runtimes! {
+    use rt::sync::{Condvar, Mutex as RtMutex};
+    use std::sync::atomic::{AtomicU64, Ordering as StdOrdering};
+
+    /// Runs `scenario` once on this runtime: one thread per operation list, then a
+    /// final snapshot after all are joined.
+    ///
+    /// Timestamps come from a std atomic, invisible to the model checkers, so recording
+    /// adds no interleavings of its own.
+    pub fn run_scenario<L: SharedList>(scenario: &Scenario) -> Result<Run, Violation> {
+        let list = rt::sync::Arc::new(L::new());
+        let clock = Arc::new(AtomicU64::new(0));
+        let handles: Vec<_> = scenario
+            .threads
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(thread, ops)| {
+                let list = rt::sync::Arc::clone(&list);
+                let clock = Arc::clone(&clock);
+                rt::thread::spawn(move || {
+                    ops.into_iter()
+                        .map(|op| {
+                            let call_at = clock.fetch_add(1, StdOrdering::SeqCst);
+                            let ret = apply(&*list, &op);
+                            let ret_at = clock.fetch_add(1, StdOrdering::SeqCst);
+                            Call { thread, op, ret, call_at, ret_at }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut history = Vec::new();
+        for (thread, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(calls) => history.extend(calls),
+                Err(_) => {
+                    return Err(Violation::new(
+                        "no panic",
+                        format!("thread {thread} panicked inside the list"),
+                    ))
+                }
+            }
+        }
+        let thread = scenario.threads.len();
+        let call_at = clock.fetch_add(1, StdOrdering::SeqCst);
+        let ret = ListRet::Snapshot(list.snapshot());
+        let ret_at = clock.fetch_add(1, StdOrdering::SeqCst);
+        history.push(Call { thread, op: ListOp::Snapshot, ret, call_at, ret_at });
+        Ok(Run { history })
+    }
+
+    fn apply<L: SharedList>(list: &L, op: &ListOp) -> ListRet {
+        match op {
+            ListOp::Add(x) => {
+                list.add(*x);
+                ListRet::Added
+            }
+            ListOp::Remove => ListRet::Removed(list.remove()),
+            ListOp::Snapshot => ListRet::Snapshot(list.snapshot()),
+        }
+    }
+
+    /// A list that logs what the program does to it, for the census and transcript.
+    ///
+    /// The log is a std mutex: model checkers run one thread at a time, so it never
+    /// blocks and adds no interleavings.
+    pub struct Recorder<L: SharedList> {
+        inner: L,
+        log: Arc<Mutex<ProgramLog>>,
+    }
+
+    impl<L: SharedList> std::fmt::Debug for Recorder<L> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Recorder").finish_non_exhaustive()
+        }
+    }
+
+    impl<L: SharedList> Recorder<L> {
+        /// Wraps `inner`, logging into `log`.
+        pub fn wrap(inner: L, log: Arc<Mutex<ProgramLog>>) -> Self {
+            Self { inner, log }
+        }
+    }
+
+    impl<L: SharedList> SharedList for Recorder<L> {
+        const ORDER: RemovalOrder = L::ORDER;
+        fn new() -> Self {
+            Self::wrap(L::new(), Arc::default())
+        }
+        fn add(&self, x: u32) {
+            self.inner.add(x);
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            log.added.push(x);
+            log.events.push(format!("adder: add({x})"));
+        }
+        fn remove(&self) -> Option<u32> {
+            let r = self.inner.remove();
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            log.removed.push(r);
+            log.events.push(match r {
+                Some(x) => format!("remover: removed {x}"),
+                None => "remover: nothing to remove".to_string(),
+            });
+            r
+        }
+        fn snapshot(&self) -> Vec<u32> {
+            self.inner.snapshot()
+        }
+    }
+
+    impl<L: SharedList> Drop for Recorder<L> {
+        fn drop(&mut self) {
+            let remaining = self.inner.snapshot();
+            self.log.lock().unwrap_or_else(|p| p.into_inner()).remaining = Some(remaining);
+        }
+    }
+
+    /// What the progress probe has seen.
+    #[derive(Default)]
+    struct GateState {
+        adder_started: bool,
+        removes: u32,
+    }
+
+    /// A list whose first `add` waits until `remove` has been called, and whose last
+    /// expected `remove` waits until `add` has been called: a program that finishes one
+    /// thread before starting the other deadlocks here, which the model checkers report.
+    pub struct Gate<L: SharedList> {
+        inner: L,
+        state: RtMutex<GateState>,
+        changed: Condvar,
+    }
+
+    impl<L: SharedList> std::fmt::Debug for Gate<L> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Gate").finish_non_exhaustive()
+        }
+    }
+
+    impl<L: SharedList> SharedList for Gate<L> {
+        const ORDER: RemovalOrder = L::ORDER;
+        fn new() -> Self {
+            Self { inner: L::new(), state: RtMutex::new(GateState::default()), changed: Condvar::new() }
+        }
+        fn add(&self, x: u32) {
+            let mut state = self.state.lock().unwrap();
+            if !state.adder_started {
+                state.adder_started = true;
+                self.changed.notify_all();
+                while state.removes == 0 {
+                    state = self.changed.wait(state).unwrap();
+                }
+            }
+            drop(state);
+            self.inner.add(x);
+        }
+        fn remove(&self) -> Option<u32> {
+            let mut state = self.state.lock().unwrap();
+            state.removes += 1;
+            self.changed.notify_all();
+            if state.removes == PROGRAM_K {
+                while !state.adder_started {
+                    state = self.changed.wait(state).unwrap();
+                }
+            }
+            drop(state);
+            self.inner.remove()
+        }
+        fn snapshot(&self) -> Vec<u32> {
+            self.inner.snapshot()
+        }
+    }
+
+    /// Runs the program once on a recorder and returns its log.
+    pub fn run_program<L: SharedList, P: AdderRemover>() -> ProgramLog {
+        let log = Arc::new(Mutex::new(ProgramLog::default()));
+        P::run(Recorder::wrap(L::new(), Arc::clone(&log)), PROGRAM_K);
+        let log = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        log
+    }
+
+    /// Runs the program once on the progress probe.
+    pub fn run_gated<L: SharedList, P: AdderRemover>() -> Result<(), Violation> {
+        P::run(Gate::<L>::new(), PROGRAM_K);
+        Ok(())
+    }
+}
+
+/// Scenarios explored exhaustively under loom: two threads of up to three operations,
+/// covering concurrent removers, adds racing removes, and LIFO/FIFO order.
+pub fn loom_scenarios() -> Vec<(Scenario, loom_rt::Bounds)> {
+    use ListOp::{Add, Remove, Snapshot};
+    vec![
+        (Scenario { threads: vec![vec![Add(1), Add(2), Remove], vec![Remove, Add(3), Remove]] }, loom_rt::Bounds::EXHAUSTIVE),
+        (Scenario { threads: vec![vec![Add(1), Remove, Snapshot], vec![Add(2), Remove, Snapshot]] }, loom_rt::Bounds::EXHAUSTIVE),
+        (Scenario { threads: vec![vec![Add(1), Add(2)], vec![Remove], vec![Remove]] }, loom_rt::Bounds::BOUNDED),
+    ]
+}
+
+fn program_violation(v: Violation) -> Violation {
+    if v.seen.contains("deadlock") {
+        Violation::new(
+            "the adder and the remover to run at the same time",
+            "the adder's first add waited for a remove that never came (or the remover's last remove for an add): the program must start both threads before joining either",
+        )
+    } else {
+        v
+    }
+}
+
+fn census_of<F>(explore: F) -> (Census, Result<(), Found>)
+where
+    F: FnOnce(Arc<Mutex<Census>>) -> Result<(), Found>,
+{
+    let census = Arc::new(Mutex::new(Census::default()));
+    let result = explore(Arc::clone(&census));
+    let census = census.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    (census, result)
+}
+
+/// The outcome census of the program under loom's exhaustive exploration.
+pub fn census_loom<L, P>() -> (Census, Result<(), Found>)
+where
+    L: SharedList,
+    P: AdderRemover + 'static,
+{
+    let (mut census, result) = census_of(|census| {
+        loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
+            let log = on_loom::run_program::<L, P>();
+            census.lock().unwrap_or_else(|p| p.into_inner()).record(&log);
+            Ok(())
+        })
+    });
+    census.allowed = allowed_outcomes(L::ORDER, PROGRAM_K);
+    (census, result)
+}
+
+/// The program's transcript under one fixed shuttle schedule.
+pub fn transcript_shuttle<L, P>(seed: u64) -> Vec<String>
+where
+    L: SharedList,
+    P: AdderRemover + 'static,
+{
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let budget = shuttle_rt::Budget { random: 1, pct: 0, base_seed: seed };
+    let result = shuttle_rt::explore(budget, move || {
+        *sink.lock().unwrap() = on_shuttle::run_program::<L, P>().events;
+        Ok(())
+    });
+    let mut events = events.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Err(found) = result {
+        events.push(format!("failed: {}", found.violation));
+    }
+    events
+}
+
+/// proptest configuration with a fixed seed: every run draws the same scenarios.
+fn proptest_config(cases: u32) -> Config {
+    Config {
+        cases,
+        rng_seed: RngSeed::Fixed(0x5ace_c0de),
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    }
+}
+
+/// Draws scenarios with proptest and explores each with `explore`; on failure,
+/// proptest shrinks the scenario and the report carries the minimal one.
+fn drawn<S, E>(strategy: S, cases: u32, explore: E) -> Result<(), (Found, String)>
+where
+    S: Strategy<Value = Scenario>,
+    E: Fn(Scenario) -> Result<(), Found>,
+{
+    let last = std::cell::RefCell::new(None::<Found>);
+    let mut runner = TestRunner::new(proptest_config(cases));
+    let result = runner.run(&strategy, |scenario| {
+        explore(scenario).map_err(|found| {
+            let message = found.violation.to_string();
+            *last.borrow_mut() = Some(found);
+            TestCaseError::fail(message)
+        })
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TestError::Fail(_, minimal)) => {
+            let found = last.into_inner().expect("a failing case records what it found");
+            Err((found, minimal.to_string()))
+        }
+        Err(TestError::Abort(reason)) => Err((
+            Found {
+                violation: Violation::new("scenarios to run", format!("proptest aborted: {reason}")),
+                schedule: "proptest, fixed seed".to_string(),
+                replay_env: Vec::new(),
+            },
+            "none".to_string(),
+        )),
+    }
+}
+
+/// A failure before it is placed in a test: what was found and on which scenario.
+pub type Finding = (Found, String);
+
+/// Checks `property` of `L` (with program `P`) on std threads.
+pub fn check_std<L: SharedList, P: AdderRemover + 'static>(property: Property) -> Result<(), Finding> {
+    let order = L::ORDER;
+    drawn(Scenario::strategy(2..=4, 1..=12), 8, |scenario| {
+        std_rt::explore(std_rt::Trials { count: 10, ..std_rt::Trials::DEFAULT }, move || {
+            judge(property, order, &on_std::run_scenario::<L>(&scenario)?)
+        })
+    })
+}
+
+/// Checks `property` of `L` (with program `P`) under shuttle.
+pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(property: Property) -> Result<(), Finding> {
+    let order = L::ORDER;
+    match property {
+        Property::ConcurrentProgram => shuttle_rt::explore(shuttle_rt::Budget::DEFAULT, || {
+            on_shuttle::run_gated::<L, P>()
+        })
+        .map_err(|f| (Found { violation: program_violation(f.violation), ..f }, format!("the exercise program, k = {PROGRAM_K}"))),
+        Property::Census => unreachable!("the census runs under loom"),
+        _ => drawn(Scenario::strategy(2..=3, 1..=4), 24, |scenario| {
+            let budget = shuttle_rt::Budget { random: 50, pct: 50, base_seed: 0 };
+            shuttle_rt::explore(budget, move || judge(property, order, &on_shuttle::run_scenario::<L>(&scenario)?))
+        }),
+    }
+}
+
+/// Checks `property` of `L` (with program `P`) under loom.
+pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(property: Property) -> Result<(), Finding> {
+    let order = L::ORDER;
+    match property {
+        Property::ConcurrentProgram => loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, || on_loom::run_gated::<L, P>())
+            .map_err(|f| (Found { violation: program_violation(f.violation), ..f }, format!("the exercise program, k = {PROGRAM_K}"))),
+        Property::Census => {
+            let (census, result) = census_loom::<L, P>();
+            let scenario = format!("the exercise program, k = {PROGRAM_K}");
+            result.map_err(|f| (f, scenario.clone()))?;
+            census.verdict().map_err(|violation| {
+                (Found { violation, schedule: "loom, exhaustive".to_string(), replay_env: Vec::new() }, scenario)
+            })
+        }
+        _ => {
+            for (scenario, bounds) in loom_scenarios() {
+                let s = scenario.clone();
+                loom_rt::explore(bounds, move || judge(property, order, &on_loom::run_scenario::<L>(&s)?))
+                    .map_err(|f| (f, scenario.to_string()))?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The shuttle suites over the reference implementations.
+
+racecourse::shared_list! {
+    runtimes: [shuttle],
+    fifo => racecourse_impl::thread::shared_list { list: Fifo, program: Program },
+    lifo => racecourse_impl::thread::shared_list { list: Lifo, program: Program },
+}
