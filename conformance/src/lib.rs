@@ -4,6 +4,9 @@
 //! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
 //! and every failure becomes a [`report::Failure`] with a replay command.
 
+pub mod isolate;
+pub mod kill_matrix;
+pub mod mutants;
 pub mod oracle;
 pub mod report;
 pub mod runner;

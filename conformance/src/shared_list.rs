@@ -692,3 +692,81 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(property: Property) 
         }
     }
 }
+
+/// The names of the properties checked on `runtime`.
+pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
+    Property::ALL
+        .into_iter()
+        .filter(|p| p.runtimes().contains(&runtime))
+        .map(Property::name)
+        .collect()
+}
+
+fn by_name(name: &str) -> Property {
+    Property::ALL
+        .into_iter()
+        .find(|p| p.name() == name)
+        .unwrap_or_else(|| panic!("no shared_list property named {name}"))
+}
+
+macro_rules! mutants_on {
+    ($rt:ident, $check:ident, $runtime:expr) => {{
+        use crate::kill_matrix::Mutant;
+        use crate::mutants::shared_list::$rt as m;
+        use racecourse_impl::thread::shared_list::$rt as reference;
+        let all: Vec<Mutant> = vec![
+            Mutant {
+                exercise: EXERCISE,
+                name: "no_lock",
+                must_fail: &["linearizable", "no_lost_items", "no_phantom_items"],
+                check: |p| $check::<m::NoLock, reference::Program>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
+                name: "check_then_act",
+                must_fail: &["linearizable", "no_lost_items", "no_phantom_items"],
+                check: |p| $check::<m::CheckThenAct, reference::Program>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
+                name: "clear_all",
+                must_fail: &["linearizable", "no_lost_items", "census"],
+                check: |p| $check::<m::ClearAll, reference::Program>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
+                name: "lifo_declared_fifo",
+                must_fail: &["linearizable", "census"],
+                check: |p| $check::<m::LifoDeclaredFifo, reference::Program>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
+                name: "joined_adder",
+                must_fail: &["concurrent_program"],
+                check: |p| $check::<reference::Fifo, m::JoinedAdder>(by_name(p)),
+            },
+        ];
+        // shuttle never preempts inside an unsynchronized access: `no_lock` looks
+        // atomic there, so only loom (which tracks cells) is asked to catch it.
+        all.into_iter()
+            .filter(|m| $runtime == Runtime::Loom || m.name != "no_lock")
+            .map(|mut m| {
+                let checked = properties_on($runtime);
+                m.must_fail = match m.must_fail {
+                    f if f.iter().all(|p| checked.contains(p)) => f,
+                    _ => m.must_fail,
+                };
+                m
+            })
+            .collect::<Vec<Mutant>>()
+    }};
+}
+
+/// The E4 mutants, instantiated for `runtime` (loom or shuttle).
+pub fn mutants(runtime: Runtime) -> Vec<crate::kill_matrix::Mutant> {
+    match runtime {
+        Runtime::Loom => mutants_on!(on_loom, check_loom, Runtime::Loom),
+        Runtime::Shuttle => mutants_on!(on_shuttle, check_shuttle, Runtime::Shuttle),
+        other => panic!("E4 mutants run under loom or shuttle, not {other}"),
+    }
+}

@@ -107,17 +107,16 @@ macro_rules! shared_list {
             $crate::shared_list::check_loom::<$($seg)::+::on_loom::$list, $($seg)::+::on_loom::$prog>($crate::shared_list::property::$p))
     };
     (@conclude $p:ident $rt:ident $($seg:ident)::+, $list:ident, $name:ident, $result:expr) => {
-        $crate::suite::conclude(
-            $crate::suite::context(
-                $crate::shared_list::EXERCISE,
-                stringify!($p),
-                stringify!($($seg)::+::$list),
-                stringify!($rt),
-                concat!(module_path!(), "::", stringify!($name)),
-                env!("CARGO_PKG_NAME"),
-            ),
-            $result,
-        )
+        let context = $crate::suite::context(
+            $crate::shared_list::EXERCISE,
+            stringify!($p),
+            stringify!($($seg)::+::$list),
+            stringify!($rt),
+            concat!(module_path!(), "::", stringify!($name)),
+            env!("CARGO_PKG_NAME"),
+        );
+        let result = $crate::isolate::cell(&context.test, "test", || $result);
+        $crate::suite::conclude(context, result)
     };
     ($($impls:tt)+) => {
         $crate::shared_list!(runtimes: [std, shuttle, loom], $($impls)+);

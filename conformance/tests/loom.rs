@@ -1,7 +1,36 @@
-//! The loom suites over the reference implementations.
+//! The loom suites over the reference implementations, the census snapshots and the
+//! loom column of the kill matrix. loom and shuttle never share a test binary: shuttle
+//! installs a process-wide panic hook, and loom panics to report failures.
+
+mod common;
+
+use racecourse::runner::Runtime;
+use racecourse::shared_list as e4;
+use racecourse_impl::thread::shared_list::on_loom as reference;
 
 racecourse::shared_list! {
     runtimes: [loom],
     fifo => racecourse_impl::thread::shared_list { list: Fifo, program: Program },
     lifo => racecourse_impl::thread::shared_list { list: Lifo, program: Program },
+}
+
+/// The final outcomes of the adder/remover program with k = 2, over every interleaving.
+#[test]
+fn shared_list_census_snapshots() {
+    let (fifo, result) = e4::census_loom::<reference::Fifo, reference::Program>();
+    result.expect("the census of the fifo reference explores without failure");
+    let (lifo, result) = e4::census_loom::<reference::Lifo, reference::Program>();
+    result.expect("the census of the lifo reference explores without failure");
+    common::snapshots().bind(|| {
+        insta::assert_snapshot!("shared_list__census__fifo", fifo.render());
+        insta::assert_snapshot!("shared_list__census__lifo", lifo.render());
+    });
+}
+
+#[test]
+fn kill_matrix() {
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Loom, &e4::mutants(Runtime::Loom), |_| {
+        e4::properties_on(Runtime::Loom)
+    });
+    common::check_matrix("kill_matrix__loom", &matrix);
 }

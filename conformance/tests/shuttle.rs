@@ -1,7 +1,36 @@
-//! The shuttle suites over the reference implementations.
+//! The shuttle suites over the reference implementations, the exercise transcript
+//! snapshot and the shuttle column of the kill matrix.
+
+mod common;
+
+use racecourse::runner::Runtime;
+use racecourse::shared_list as e4;
+use racecourse_impl::thread::shared_list::on_shuttle as reference;
 
 racecourse::shared_list! {
     runtimes: [shuttle],
     fifo => racecourse_impl::thread::shared_list { list: Fifo, program: Program },
     lifo => racecourse_impl::thread::shared_list { list: Lifo, program: Program },
+}
+
+/// The seed of the fixed schedule the transcript is taken under.
+const TRANSCRIPT_SEED: u64 = 7;
+
+/// The adder/remover program's transcript under one fixed shuttle schedule.
+#[test]
+fn shared_list_transcript_snapshots() {
+    let fifo = e4::transcript_shuttle::<reference::Fifo, reference::Program>(TRANSCRIPT_SEED);
+    let lifo = e4::transcript_shuttle::<reference::Lifo, reference::Program>(TRANSCRIPT_SEED);
+    common::snapshots().bind(|| {
+        insta::assert_snapshot!("shared_list__transcript__fifo", fifo.join("\n"));
+        insta::assert_snapshot!("shared_list__transcript__lifo", lifo.join("\n"));
+    });
+}
+
+#[test]
+fn kill_matrix() {
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle, &e4::mutants(Runtime::Shuttle), |_| {
+        e4::properties_on(Runtime::Shuttle)
+    });
+    common::check_matrix("kill_matrix__shuttle", &matrix);
 }

@@ -54,7 +54,7 @@ impl fmt::Display for Runtime {
 }
 
 /// A violation together with how the runner reached it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Found {
     /// What went wrong.
     pub violation: Violation,
@@ -83,7 +83,7 @@ pub(crate) fn violation_from_panic(payload: Box<dyn Any + Send>) -> Violation {
 }
 
 /// Names the usual model-checker failures in the student's terms.
-fn describe_panic(message: &str) -> Violation {
+pub(crate) fn describe_panic(message: &str) -> Violation {
     let first = message.lines().next().unwrap_or("").trim();
     let lower = message.to_lowercase();
     if lower.contains("deadlock") {

@@ -1,0 +1,7 @@
+//! Mutants: wrong implementations that the suites must reject, every run.
+//!
+//! A property that no mutant trips is either redundant or untested; the kill matrix
+//! (`tests/*.rs`, `kill_matrix`) runs every mutant against every property of its
+//! exercise and snapshots which properties rejected it on which runtime.
+
+pub mod shared_list;

@@ -1,0 +1,22 @@
+//! Shared by the test binaries: where snapshots live and how they are named.
+
+#![allow(dead_code)]
+
+use racecourse::kill_matrix::Matrix;
+
+/// insta settings for racecourse: every snapshot under the workspace's `snapshots/`,
+/// named `<exercise>__<scenario>` without the test module's path.
+pub fn snapshots() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
+}
+
+/// Snapshots a kill matrix, records its timings, and asserts every declared kill.
+pub fn check_matrix(name: &str, matrix: &Matrix) {
+    matrix.record_timings();
+    snapshots().bind(|| insta::assert_snapshot!(name, matrix.render()));
+    matrix.assert_expected();
+}
