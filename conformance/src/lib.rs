@@ -4,6 +4,7 @@
 //! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
 //! and every failure becomes a [`report::Failure`] with a replay command.
 
+pub mod counter;
 pub mod isolate;
 pub mod kill_matrix;
 pub mod mutants;

@@ -95,22 +95,32 @@ macro_rules! shared_list {
         }
     };
     (@run $p:ident std $($seg:ident)::+, $list:ident, $prog:ident, $name:ident) => {
-        $crate::shared_list!(@conclude $p std $($seg)::+, $list, $name,
+        $crate::__conclude!(shared_list $p std $($seg)::+::$list, $name,
             $crate::shared_list::check_std::<$($seg)::+::on_std::$list, $($seg)::+::on_std::$prog>($crate::shared_list::property::$p))
     };
     (@run $p:ident shuttle $($seg:ident)::+, $list:ident, $prog:ident, $name:ident) => {
-        $crate::shared_list!(@conclude $p shuttle $($seg)::+, $list, $name,
+        $crate::__conclude!(shared_list $p shuttle $($seg)::+::$list, $name,
             $crate::shared_list::check_shuttle::<$($seg)::+::on_shuttle::$list, $($seg)::+::on_shuttle::$prog>($crate::shared_list::property::$p))
     };
     (@run $p:ident loom $($seg:ident)::+, $list:ident, $prog:ident, $name:ident) => {
-        $crate::shared_list!(@conclude $p loom $($seg)::+, $list, $name,
+        $crate::__conclude!(shared_list $p loom $($seg)::+::$list, $name,
             $crate::shared_list::check_loom::<$($seg)::+::on_loom::$list, $($seg)::+::on_loom::$prog>($crate::shared_list::property::$p))
     };
-    (@conclude $p:ident $rt:ident $($seg:ident)::+, $list:ident, $name:ident, $result:expr) => {
+    ($($impls:tt)+) => {
+        $crate::shared_list!(runtimes: [std, shuttle, loom], $($impls)+);
+    };
+}
+
+/// Runs one generated test's check isolated in a child process and fails the test with
+/// a full report if it found something.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conclude {
+    ($exercise:ident $p:ident $rt:ident $($ty:ident)::+, $name:ident, $result:expr) => {
         let context = $crate::suite::context(
-            $crate::shared_list::EXERCISE,
+            $crate::$exercise::EXERCISE,
             stringify!($p),
-            stringify!($($seg)::+::$list),
+            stringify!($($ty)::+),
             stringify!($rt),
             concat!(module_path!(), "::", stringify!($name)),
             env!("CARGO_PKG_NAME"),
@@ -118,7 +128,63 @@ macro_rules! shared_list {
         let result = $crate::isolate::cell(&context.test, "test", || $result);
         $crate::suite::conclude(context, result)
     };
+}
+
+/// Generates the E5 counter tests for one or more implementations, named
+/// `counter::<property>::<runtime>::<name>`:
+///
+/// ```ignore
+/// racecourse::counter! {
+///     mine => my_crate::counter { counter: Locked },
+/// }
+/// ```
+///
+/// `runtimes: [..]` and `not_attempted` work as in [`shared_list!`](crate::shared_list!).
+#[macro_export]
+macro_rules! counter {
+    (not_attempted) => {
+        mod counter {
+            #[test]
+            #[ignore = "counter not attempted"]
+            fn not_attempted() {}
+        }
+    };
+    (runtimes: [$($rt:ident),*], $($impls:tt)+) => {
+        mod counter {
+            $crate::counter!(@property seven_threads [$($rt)*] [$($impls)+]);
+            $crate::counter!(@property no_lost_update [$($rt)*] [$($impls)+]);
+            $crate::counter!(@property mutual_exclusion [$($rt)*] [$($impls)+]);
+        }
+    };
+    (@property $p:ident [$($rt:ident)*] $impls:tt) => {
+        mod $p {
+            $( $crate::counter!(@cell $p $rt $impls); )*
+        }
+    };
+    (@cell seven_threads loom $impls:tt) => {};
+    (@cell $p:ident $rt:ident [$($name:ident => $($seg:ident)::+ { counter: $ty:ident }),+ $(,)?]) => {
+        mod $rt {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::counter!(@run $p $rt $($seg)::+, $ty, $name);
+                }
+            )+
+        }
+    };
+    (@run $p:ident std $($seg:ident)::+, $ty:ident, $name:ident) => {
+        $crate::__conclude!(counter $p std $($seg)::+::$ty, $name,
+            $crate::counter::check_std::<$($seg)::+::on_std::$ty>($crate::counter::property::$p))
+    };
+    (@run $p:ident shuttle $($seg:ident)::+, $ty:ident, $name:ident) => {
+        $crate::__conclude!(counter $p shuttle $($seg)::+::$ty, $name,
+            $crate::counter::check_shuttle::<$($seg)::+::on_shuttle::$ty>($crate::counter::property::$p))
+    };
+    (@run $p:ident loom $($seg:ident)::+, $ty:ident, $name:ident) => {
+        $crate::__conclude!(counter $p loom $($seg)::+::$ty, $name,
+            $crate::counter::check_loom::<$($seg)::+::on_loom::$ty>($crate::counter::property::$p))
+    };
     ($($impls:tt)+) => {
-        $crate::shared_list!(runtimes: [std, shuttle, loom], $($impls)+);
+        $crate::counter!(runtimes: [std, shuttle, loom], $($impls)+);
     };
 }

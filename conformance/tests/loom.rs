@@ -14,6 +14,11 @@ racecourse::shared_list! {
     lifo => racecourse_impl::thread::shared_list { list: Lifo, program: Program },
 }
 
+racecourse::counter! {
+    runtimes: [loom],
+    locked => racecourse_impl::thread::counter { counter: Locked },
+}
+
 /// The final outcomes of the adder/remover program with k = 2, over every interleaving.
 #[test]
 fn shared_list_census_snapshots() {
@@ -29,8 +34,11 @@ fn shared_list_census_snapshots() {
 
 #[test]
 fn kill_matrix() {
-    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Loom, &e4::mutants(Runtime::Loom), |_| {
-        e4::properties_on(Runtime::Loom)
+    let mut mutants = e4::mutants(Runtime::Loom);
+    mutants.extend(racecourse::counter::mutants(Runtime::Loom));
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Loom, &mutants, |exercise| match exercise {
+        "counter" => racecourse::counter::properties_on(Runtime::Loom),
+        _ => e4::properties_on(Runtime::Loom),
     });
     common::check_matrix("kill_matrix__loom", &matrix);
 }

@@ -13,6 +13,11 @@ racecourse::shared_list! {
     lifo => racecourse_impl::thread::shared_list { list: Lifo, program: Program },
 }
 
+racecourse::counter! {
+    runtimes: [shuttle],
+    locked => racecourse_impl::thread::counter { counter: Locked },
+}
+
 /// The seed of the fixed schedule the transcript is taken under.
 const TRANSCRIPT_SEED: u64 = 7;
 
@@ -29,8 +34,11 @@ fn shared_list_transcript_snapshots() {
 
 #[test]
 fn kill_matrix() {
-    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle, &e4::mutants(Runtime::Shuttle), |_| {
-        e4::properties_on(Runtime::Shuttle)
+    let mut mutants = e4::mutants(Runtime::Shuttle);
+    mutants.extend(racecourse::counter::mutants(Runtime::Shuttle));
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle, &mutants, |exercise| match exercise {
+        "counter" => racecourse::counter::properties_on(Runtime::Shuttle),
+        _ => e4::properties_on(Runtime::Shuttle),
     });
     common::check_matrix("kill_matrix__shuttle", &matrix);
 }

@@ -4,4 +4,5 @@
 //! (`tests/*.rs`, `kill_matrix`) runs every mutant against every property of its
 //! exercise and snapshots which properties rejected it on which runtime.
 
+pub mod counter;
 pub mod shared_list;

@@ -1,1 +1,2 @@
 //! Process implementations.
+pub mod child;

@@ -1,0 +1,239 @@
+//! E5 lock suite: a counter incremented by many threads.
+//!
+//! Properties (see `EXERCISES.md`, E5 "Lock / counter"):
+//! - `seven_threads`: the course's example, 7 threads each incrementing once, gives 7;
+//! - `no_lost_update`: N threads x K increments give exactly N * K;
+//! - `mutual_exclusion`: no two `with_lock` closures ever run at the same time,
+//!   observed by an in-critical-section counter that yields inside the section.
+
+use std::sync::Arc;
+
+use racecourse_spec::counter::Counter;
+
+use crate::report::Violation;
+use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Runtime};
+use crate::shared_list::Finding;
+
+/// The exercise's name in test names and reports.
+pub const EXERCISE: &str = "counter";
+
+/// A property of the counter contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Property {
+    /// 7 threads x 1 increment = 7.
+    SevenThreads,
+    /// N x K increments = N * K.
+    NoLostUpdate,
+    /// At most one closure inside the lock at a time.
+    MutualExclusion,
+}
+
+/// The properties, by the names used in test names.
+pub mod property {
+    #![allow(non_upper_case_globals)]
+    use super::Property;
+    /// See [`Property::SevenThreads`].
+    pub const seven_threads: Property = Property::SevenThreads;
+    /// See [`Property::NoLostUpdate`].
+    pub const no_lost_update: Property = Property::NoLostUpdate;
+    /// See [`Property::MutualExclusion`].
+    pub const mutual_exclusion: Property = Property::MutualExclusion;
+}
+
+impl Property {
+    /// Every property, in report order.
+    pub const ALL: [Property; 3] = [
+        Property::SevenThreads,
+        Property::NoLostUpdate,
+        Property::MutualExclusion,
+    ];
+
+    /// The property's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::SevenThreads => "seven_threads",
+            Property::NoLostUpdate => "no_lost_update",
+            Property::MutualExclusion => "mutual_exclusion",
+        }
+    }
+
+    /// The runtimes that check it: loom cannot model seven threads.
+    pub fn runtimes(self) -> &'static [Runtime] {
+        match self {
+            Property::SevenThreads => &[Runtime::Std, Runtime::Shuttle],
+            _ => &[Runtime::Std, Runtime::Shuttle, Runtime::Loom],
+        }
+    }
+
+    /// Threads and increments per thread on `runtime`.
+    fn shape(self, runtime: Runtime) -> (usize, usize) {
+        match (self, runtime) {
+            (Property::SevenThreads, _) => (7, 1),
+            (_, Runtime::Loom) => (2, 2),
+            (_, Runtime::Shuttle) => (3, 3),
+            _ => (4, 1000),
+        }
+    }
+}
+
+/// Judges one run: the count, and whether two closures overlapped.
+fn judge(property: Property, threads: usize, each: usize, total: u64, max_inside: usize) -> Result<(), Violation> {
+    match property {
+        Property::MutualExclusion if max_inside > 1 => Err(Violation::new(
+            "at most one thread inside with_lock at a time",
+            format!("{max_inside} threads were inside with_lock at once"),
+        )),
+        Property::MutualExclusion => Ok(()),
+        _ => {
+            let expected = (threads * each) as u64;
+            if total == expected {
+                Ok(())
+            } else {
+                Err(Violation::new(
+                    format!("{threads} threads x {each} increments = {expected}"),
+                    {
+                        let lost = expected.abs_diff(total);
+                        let noun = if lost == 1 { "update was" } else { "updates were" };
+                        format!("the count was {total}: {lost} {noun} lost")
+                    },
+                ))
+            }
+        }
+    }
+}
+
+racecourse_spec::runtimes! {
+    use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+
+    /// Runs `threads` threads of `each` increments; with `probe`, each increment goes
+    /// through `with_lock` with an in-critical-section count that yields inside the
+    /// section. Returns the final count and the most closures seen inside at once.
+    pub fn run_increments<C: Counter>(threads: usize, each: usize, probe: bool) -> Result<(u64, usize), Violation> {
+        let counter = rt::sync::Arc::new(C::new());
+        let inside = Arc::new(StdAtomicUsize::new(0));
+        let most = Arc::new(StdAtomicUsize::new(0));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let counter = rt::sync::Arc::clone(&counter);
+                let inside = Arc::clone(&inside);
+                let most = Arc::clone(&most);
+                rt::thread::spawn(move || {
+                    for _ in 0..each {
+                        if probe {
+                            counter.with_lock(|n| {
+                                let now = inside.fetch_add(1, StdOrdering::SeqCst) + 1;
+                                most.fetch_max(now, StdOrdering::SeqCst);
+                                rt::thread::yield_now();
+                                *n += 1;
+                                inside.fetch_sub(1, StdOrdering::SeqCst);
+                            });
+                        } else {
+                            counter.increment();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            if h.join().is_err() {
+                return Err(Violation::new("no panic", format!("thread {i} panicked inside the counter")));
+            }
+        }
+        Ok((counter.get(), most.load(StdOrdering::SeqCst)))
+    }
+}
+
+fn scenario(property: Property, runtime: Runtime) -> String {
+    let (threads, each) = property.shape(runtime);
+    format!("{threads} threads x {each} increments{}", if property == Property::MutualExclusion { " through with_lock, yielding inside" } else { "" })
+}
+
+fn with_scenario(property: Property, runtime: Runtime, result: Result<(), Found>) -> Result<(), Finding> {
+    result.map_err(|f| (f, scenario(property, runtime)))
+}
+
+/// Checks `property` of `C` on std threads.
+pub fn check_std<C: Counter>(property: Property) -> Result<(), Finding> {
+    let (threads, each) = property.shape(Runtime::Std);
+    let probe = property == Property::MutualExclusion;
+    let result = std_rt::explore(std_rt::Trials::DEFAULT, move || {
+        let (total, most) = on_std::run_increments::<C>(threads, each, probe)?;
+        judge(property, threads, each, total, most)
+    });
+    with_scenario(property, Runtime::Std, result)
+}
+
+/// Checks `property` of `C` under shuttle.
+pub fn check_shuttle<C: Counter>(property: Property) -> Result<(), Finding> {
+    let (threads, each) = property.shape(Runtime::Shuttle);
+    let probe = property == Property::MutualExclusion;
+    let result = shuttle_rt::explore(shuttle_rt::Budget::DEFAULT, move || {
+        let (total, most) = on_shuttle::run_increments::<C>(threads, each, probe)?;
+        judge(property, threads, each, total, most)
+    });
+    with_scenario(property, Runtime::Shuttle, result)
+}
+
+/// Checks `property` of `C` under loom (two threads, exhaustive).
+pub fn check_loom<C: Counter>(property: Property) -> Result<(), Finding> {
+    let (threads, each) = property.shape(Runtime::Loom);
+    let probe = property == Property::MutualExclusion;
+    let result = loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
+        let (total, most) = on_loom::run_increments::<C>(threads, each, probe)?;
+        judge(property, threads, each, total, most)
+    });
+    with_scenario(property, Runtime::Loom, result)
+}
+
+/// The names of the properties checked on `runtime`.
+pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
+    Property::ALL
+        .into_iter()
+        .filter(|p| p.runtimes().contains(&runtime))
+        .map(Property::name)
+        .collect()
+}
+
+fn by_name(name: &str) -> Property {
+    Property::ALL
+        .into_iter()
+        .find(|p| p.name() == name)
+        .unwrap_or_else(|| panic!("no counter property named {name}"))
+}
+
+macro_rules! mutants_on {
+    ($rt:ident, $check:ident, $runtime:expr) => {{
+        use crate::kill_matrix::Mutant;
+        use crate::mutants::counter::$rt as m;
+        let on_loom = $runtime == Runtime::Loom;
+        vec![
+            Mutant {
+                exercise: EXERCISE,
+                name: "lost_update",
+                must_fail: if on_loom { &["no_lost_update", "mutual_exclusion"] } else { &["seven_threads", "no_lost_update", "mutual_exclusion"] },
+                check: |p| $check::<m::LostUpdate>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
+                name: "atomic_load_store",
+                must_fail: if on_loom { &["no_lost_update", "mutual_exclusion"] } else { &["seven_threads", "no_lost_update", "mutual_exclusion"] },
+                check: |p| $check::<m::AtomicLoadStore>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
+                name: "striped",
+                must_fail: &["mutual_exclusion"],
+                check: |p| $check::<m::Striped>(by_name(p)),
+            },
+        ]
+    }};
+}
+
+/// The counter mutants, instantiated for `runtime` (loom or shuttle).
+pub fn mutants(runtime: Runtime) -> Vec<crate::kill_matrix::Mutant> {
+    match runtime {
+        Runtime::Loom => mutants_on!(on_loom, check_loom, Runtime::Loom),
+        Runtime::Shuttle => mutants_on!(on_shuttle, check_shuttle, Runtime::Shuttle),
+        other => panic!("counter mutants run under loom or shuttle, not {other}"),
+    }
+}
