@@ -46,6 +46,19 @@ pub fn in_child() -> bool {
 /// returns its verdict. In the child itself, runs `check` if `cell` is the one asked
 /// for (then writes the verdict and exits) and skips every other cell.
 pub fn cell(test: &str, cell: &str, check: impl FnOnce() -> Result<(), Finding>) -> Result<(), Finding> {
+    let args = [test, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"];
+    cell_with_args(test, &args, cell, check)
+}
+
+/// Like [`cell`], for any binary: the child is the current executable run with `args`,
+/// which **must** lead it back to this same call (a binary without arguments that
+/// walks its cells in order does).
+pub fn cell_with_args(
+    test: &str,
+    args: &[&str],
+    cell: &str,
+    check: impl FnOnce() -> Result<(), Finding>,
+) -> Result<(), Finding> {
     if let Some(wanted) = std::env::var_os(CELL_ENV) {
         if wanted != cell {
             return Ok(());
@@ -60,7 +73,7 @@ pub fn cell(test: &str, cell: &str, check: impl FnOnce() -> Result<(), Finding>)
         }
         std::process::exit(0);
     }
-    run_child(test, cell)
+    run_child(test, args, cell)
 }
 
 fn deadline() -> Duration {
@@ -91,7 +104,7 @@ fn harness_failure(test: &str, violation: Violation) -> Finding {
     )
 }
 
-fn run_child(test: &str, cell: &str) -> Result<(), Finding> {
+fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -104,7 +117,7 @@ fn run_child(test: &str, cell: &str) -> Result<(), Finding> {
     let path = result_path();
     let mut command = Command::new(exe);
     command
-        .args([test, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"])
+        .args(args)
         .env(CELL_ENV, cell)
         .env(RESULT_ENV, &path)
         .env("RUST_BACKTRACE", "0");

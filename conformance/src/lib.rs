@@ -12,4 +12,5 @@ pub mod oracle;
 pub mod report;
 pub mod runner;
 pub mod shared_list;
+pub mod shm_counter;
 pub mod suite;

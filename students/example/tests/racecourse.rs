@@ -1,0 +1,6 @@
+//! The whole racecourse suite for this submission: one line per exercise. Every check
+//! runs in its own child process, so loom and shuttle never share one.
+
+racecourse::shared_list!(mine => students_example::shared_list { list: Stack, program: Program });
+racecourse::counter!(mine => students_example::counter { counter: Locked });
+racecourse::shm_counter!(not_attempted);
