@@ -6,7 +6,7 @@ use racecourse::kill_matrix::Matrix;
 
 /// insta settings for racecourse: every snapshot under the workspace's `snapshots/`,
 /// named `<exercise>__<scenario>` without the test module's path.
-pub fn snapshots() -> insta::Settings {
+pub(crate) fn snapshots() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"));
     settings.set_prepend_module_to_snapshot(false);
@@ -15,7 +15,7 @@ pub fn snapshots() -> insta::Settings {
 }
 
 /// Snapshots a kill matrix, records its timings, and asserts every declared kill.
-pub fn check_matrix(name: &str, matrix: &Matrix) {
+pub(crate) fn check_matrix(name: &str, matrix: &Matrix) {
     matrix.record_timings();
     snapshots().bind(|| insta::assert_snapshot!(name, matrix.render()));
     matrix.assert_expected();
