@@ -77,7 +77,13 @@ impl Property {
 }
 
 /// Judges one run: the count, and whether two closures overlapped.
-fn judge(property: Property, threads: usize, each: usize, total: u64, max_inside: usize) -> Result<(), Violation> {
+fn judge(
+    property: Property,
+    threads: usize,
+    each: usize,
+    total: u64,
+    max_inside: usize,
+) -> Result<(), Violation> {
     match property {
         Property::MutualExclusion if max_inside > 1 => Err(Violation::new(
             "at most one thread inside with_lock at a time",
@@ -93,7 +99,11 @@ fn judge(property: Property, threads: usize, each: usize, total: u64, max_inside
                     format!("{threads} threads x {each} increments = {expected}"),
                     {
                         let lost = expected.abs_diff(total);
-                        let noun = if lost == 1 { "update was" } else { "updates were" };
+                        let noun = if lost == 1 {
+                            "update was"
+                        } else {
+                            "updates were"
+                        };
                         format!("the count was {total}: {lost} {noun} lost")
                     },
                 ))
@@ -145,10 +155,21 @@ racecourse_spec::runtimes! {
 
 fn scenario(property: Property, runtime: Runtime) -> String {
     let (threads, each) = property.shape(runtime);
-    format!("{threads} threads x {each} increments{}", if property == Property::MutualExclusion { " through with_lock, yielding inside" } else { "" })
+    format!(
+        "{threads} threads x {each} increments{}",
+        if property == Property::MutualExclusion {
+            " through with_lock, yielding inside"
+        } else {
+            ""
+        }
+    )
 }
 
-fn with_scenario(property: Property, runtime: Runtime, result: Result<(), Found>) -> Result<(), Finding> {
+fn with_scenario(
+    property: Property,
+    runtime: Runtime,
+    result: Result<(), Found>,
+) -> Result<(), Finding> {
     result.map_err(|f| (f, scenario(property, runtime)))
 }
 
@@ -210,13 +231,21 @@ macro_rules! mutants_on {
             Mutant {
                 exercise: EXERCISE,
                 name: "lost_update",
-                must_fail: if on_loom { &["no_lost_update", "mutual_exclusion"] } else { &["seven_threads", "no_lost_update", "mutual_exclusion"] },
+                must_fail: if on_loom {
+                    &["no_lost_update", "mutual_exclusion"]
+                } else {
+                    &["seven_threads", "no_lost_update", "mutual_exclusion"]
+                },
                 check: |p| $check::<m::LostUpdate>(by_name(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "atomic_load_store",
-                must_fail: if on_loom { &["no_lost_update", "mutual_exclusion"] } else { &["seven_threads", "no_lost_update", "mutual_exclusion"] },
+                must_fail: if on_loom {
+                    &["no_lost_update", "mutual_exclusion"]
+                } else {
+                    &["seven_threads", "no_lost_update", "mutual_exclusion"]
+                },
                 check: |p| $check::<m::AtomicLoadStore>(by_name(p)),
             },
             Mutant {

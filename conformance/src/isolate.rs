@@ -45,8 +45,18 @@ pub fn in_child() -> bool {
 /// Runs `check` as cell `cell` of test `test` (its libtest name) in a child process and
 /// returns its verdict. In the child itself, runs `check` if `cell` is the one asked
 /// for (then writes the verdict and exits) and skips every other cell.
-pub fn cell(test: &str, cell: &str, check: impl FnOnce() -> Result<(), Finding>) -> Result<(), Finding> {
-    let args = [test, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"];
+pub fn cell(
+    test: &str,
+    cell: &str,
+    check: impl FnOnce() -> Result<(), Finding>,
+) -> Result<(), Finding> {
+    let args = [
+        test,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ];
     cell_with_args(test, &args, cell, check)
 }
 
@@ -110,7 +120,10 @@ fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
         Err(e) => {
             return Err(harness_failure(
                 test,
-                Violation::new("to find the test binary", format!("current_exe failed: {e}")),
+                Violation::new(
+                    "to find the test binary",
+                    format!("current_exe failed: {e}"),
+                ),
             ))
         }
     };
@@ -126,7 +139,10 @@ fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
         Err(e) => {
             return Err(harness_failure(
                 test,
-                Violation::new("to start the check in a child process", format!("spawn failed: {e}")),
+                Violation::new(
+                    "to start the check in a child process",
+                    format!("spawn failed: {e}"),
+                ),
             ))
         }
     };
@@ -139,7 +155,10 @@ fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
             Ok(w) => w.verdict,
             Err(e) => Err(harness_failure(
                 test,
-                Violation::new("a readable verdict from the child", format!("it wrote {text:?} ({e})")),
+                Violation::new(
+                    "a readable verdict from the child",
+                    format!("it wrote {text:?} ({e})"),
+                ),
             )),
         };
     }
@@ -159,7 +178,11 @@ fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
             ),
         ),
         status => {
-            let described = describe_panic(if panic_line.is_empty() { &stderr } else { &panic_line });
+            let described = describe_panic(if panic_line.is_empty() {
+                &stderr
+            } else {
+                &panic_line
+            });
             let how = match status {
                 ChildStatus::Signaled(_) | ChildStatus::Exited(_) => status.to_string(),
                 ChildStatus::TimedOut => unreachable!(),
@@ -170,7 +193,10 @@ fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
                     format!("the threads deadlocked (the checker process {how})"),
                 )
             } else {
-                Violation::new(described.expected, format!("{} (the checker process {how})", described.seen))
+                Violation::new(
+                    described.expected,
+                    format!("{} (the checker process {how})", described.seen),
+                )
             }
         }
     };

@@ -140,8 +140,12 @@ impl Scenario {
         Scenario { threads }
     }
 
-    fn strategy(threads: std::ops::RangeInclusive<usize>, ops: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Scenario> {
-        prop::collection::vec(prop::collection::vec(0u8..4, ops), threads).prop_map(Scenario::numbered)
+    fn strategy(
+        threads: std::ops::RangeInclusive<usize>,
+        ops: std::ops::RangeInclusive<usize>,
+    ) -> impl Strategy<Value = Scenario> {
+        prop::collection::vec(prop::collection::vec(0u8..4, ops), threads)
+            .prop_map(Scenario::numbered)
     }
 }
 
@@ -198,7 +202,9 @@ pub fn judge(property: Property, order: RemovalOrder, run: &Run) -> Result<(), V
                 )),
             }
         }
-        Property::NoLostItems => invariants::conservation(&run.added(), &run.removed(), &run.remaining()),
+        Property::NoLostItems => {
+            invariants::conservation(&run.added(), &run.removed(), &run.remaining())
+        }
         Property::NoPhantomItems => invariants::no_phantom_items(&run.history),
         Property::ConcurrentProgram | Property::Census => {
             unreachable!("program properties are not judged on scenarios")
@@ -244,16 +250,32 @@ impl fmt::Display for Outcome {
                 None => "none".to_string(),
             })
             .collect();
-        write!(f, "removed [{}], remaining {:?}", removed.join(", "), self.remaining)
+        write!(
+            f,
+            "removed [{}], remaining {:?}",
+            removed.join(", "),
+            self.remaining
+        )
     }
 }
 
 /// The outcomes the sequential model allows for the program with `k` items: every
 /// interleaving of the adder's `add(0..k)` with the remover's `k` removes.
 pub fn allowed_outcomes(order: RemovalOrder, k: u32) -> BTreeSet<Outcome> {
-    fn walk(order: RemovalOrder, k: u32, added: u32, removes: u32, list: Vec<u32>, removed: Vec<Option<u32>>, out: &mut BTreeSet<Outcome>) {
+    fn walk(
+        order: RemovalOrder,
+        k: u32,
+        added: u32,
+        removes: u32,
+        list: Vec<u32>,
+        removed: Vec<Option<u32>>,
+        out: &mut BTreeSet<Outcome>,
+    ) {
         if added == k && removes == k {
-            out.insert(Outcome { removed, remaining: list });
+            out.insert(Outcome {
+                removed,
+                remaining: list,
+            });
             return;
         }
         if added < k {
@@ -294,7 +316,11 @@ impl Census {
     pub fn render(&self) -> String {
         let mut s = String::new();
         for o in &self.reached {
-            let label = if self.allowed.contains(o) { "allowed" } else { "FORBIDDEN" };
+            let label = if self.allowed.contains(o) {
+                "allowed"
+            } else {
+                "FORBIDDEN"
+            };
             s.push_str(&format!("reached      {label:9} {o}\n"));
         }
         for o in self.allowed.difference(&self.reached) {
@@ -326,13 +352,21 @@ impl Census {
     fn record(&mut self, log: &ProgramLog) {
         let expected_adds: Vec<u32> = (0..PROGRAM_K).collect();
         if log.added != expected_adds {
-            self.misbehaved.insert(format!("the adder added {:?}", log.added));
+            self.misbehaved
+                .insert(format!("the adder added {:?}", log.added));
         } else if log.removed.len() != PROGRAM_K as usize {
-            self.misbehaved.insert(format!("the remover called remove {} times", log.removed.len()));
+            self.misbehaved.insert(format!(
+                "the remover called remove {} times",
+                log.removed.len()
+            ));
         } else if let Some(remaining) = &log.remaining {
-            self.reached.insert(Outcome { removed: log.removed.clone(), remaining: remaining.clone() });
+            self.reached.insert(Outcome {
+                removed: log.removed.clone(),
+                remaining: remaining.clone(),
+            });
         } else {
-            self.misbehaved.insert("the program never dropped its list".to_string());
+            self.misbehaved
+                .insert("the program never dropped its list".to_string());
         }
     }
 }
@@ -531,9 +565,27 @@ racecourse_spec::runtimes! {
 pub fn loom_scenarios() -> Vec<(Scenario, loom_rt::Bounds)> {
     use ListOp::{Add, Remove, Snapshot};
     vec![
-        (Scenario { threads: vec![vec![Add(1), Add(2), Remove], vec![Remove, Add(3), Remove]] }, loom_rt::Bounds::EXHAUSTIVE),
-        (Scenario { threads: vec![vec![Add(1), Remove, Snapshot], vec![Add(2), Remove, Snapshot]] }, loom_rt::Bounds::EXHAUSTIVE),
-        (Scenario { threads: vec![vec![Add(1), Add(2)], vec![Remove], vec![Remove]] }, loom_rt::Bounds::BOUNDED),
+        (
+            Scenario {
+                threads: vec![vec![Add(1), Add(2), Remove], vec![Remove, Add(3), Remove]],
+            },
+            loom_rt::Bounds::EXHAUSTIVE,
+        ),
+        (
+            Scenario {
+                threads: vec![
+                    vec![Add(1), Remove, Snapshot],
+                    vec![Add(2), Remove, Snapshot],
+                ],
+            },
+            loom_rt::Bounds::EXHAUSTIVE,
+        ),
+        (
+            Scenario {
+                threads: vec![vec![Add(1), Add(2)], vec![Remove], vec![Remove]],
+            },
+            loom_rt::Bounds::BOUNDED,
+        ),
     ]
 }
 
@@ -567,7 +619,10 @@ where
     let (mut census, result) = census_of(|census| {
         loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
             let log = on_loom::run_program::<L, P>();
-            census.lock().unwrap_or_else(|p| p.into_inner()).record(&log);
+            census
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(&log);
             Ok(())
         })
     });
@@ -583,7 +638,11 @@ where
 {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
-    let budget = shuttle_rt::Budget { random: 1, pct: 0, base_seed: seed };
+    let budget = shuttle_rt::Budget {
+        random: 1,
+        pct: 0,
+        base_seed: seed,
+    };
     let result = shuttle_rt::explore(budget, move || {
         *sink.lock().unwrap() = on_shuttle::run_program::<L, P>().events;
         Ok(())
@@ -625,12 +684,17 @@ where
     match result {
         Ok(()) => Ok(()),
         Err(TestError::Fail(_, minimal)) => {
-            let found = last.into_inner().expect("a failing case records what it found");
+            let found = last
+                .into_inner()
+                .expect("a failing case records what it found");
             Err((found, minimal.to_string()))
         }
         Err(TestError::Abort(reason)) => Err((
             Found {
-                violation: Violation::new("scenarios to run", format!("proptest aborted: {reason}")),
+                violation: Violation::new(
+                    "scenarios to run",
+                    format!("proptest aborted: {reason}"),
+                ),
                 schedule: "proptest, fixed seed".to_string(),
                 replay_env: Vec::new(),
             },
@@ -643,50 +707,94 @@ where
 pub type Finding = (Found, String);
 
 /// Checks `property` of `L` (with program `P`) on std threads.
-pub fn check_std<L: SharedList, P: AdderRemover + 'static>(property: Property) -> Result<(), Finding> {
+pub fn check_std<L: SharedList, P: AdderRemover + 'static>(
+    property: Property,
+) -> Result<(), Finding> {
     let order = L::ORDER;
     drawn(Scenario::strategy(2..=4, 1..=12), 8, |scenario| {
-        std_rt::explore(std_rt::Trials { count: 10, ..std_rt::Trials::DEFAULT }, move || {
-            judge(property, order, &on_std::run_scenario::<L>(&scenario)?)
-        })
+        std_rt::explore(
+            std_rt::Trials {
+                count: 10,
+                ..std_rt::Trials::DEFAULT
+            },
+            move || judge(property, order, &on_std::run_scenario::<L>(&scenario)?),
+        )
     })
 }
 
 /// Checks `property` of `L` (with program `P`) under shuttle.
-pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(property: Property) -> Result<(), Finding> {
+pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(
+    property: Property,
+) -> Result<(), Finding> {
     let order = L::ORDER;
     match property {
         Property::ConcurrentProgram => shuttle_rt::explore(shuttle_rt::Budget::DEFAULT, || {
             on_shuttle::run_gated::<L, P>()
         })
-        .map_err(|f| (Found { violation: program_violation(f.violation), ..f }, format!("the exercise program, k = {PROGRAM_K}"))),
+        .map_err(|f| {
+            (
+                Found {
+                    violation: program_violation(f.violation),
+                    ..f
+                },
+                format!("the exercise program, k = {PROGRAM_K}"),
+            )
+        }),
         Property::Census => unreachable!("the census runs under loom"),
         _ => drawn(Scenario::strategy(2..=3, 1..=4), 24, |scenario| {
-            let budget = shuttle_rt::Budget { random: 50, pct: 50, base_seed: 0 };
-            shuttle_rt::explore(budget, move || judge(property, order, &on_shuttle::run_scenario::<L>(&scenario)?))
+            let budget = shuttle_rt::Budget {
+                random: 50,
+                pct: 50,
+                base_seed: 0,
+            };
+            shuttle_rt::explore(budget, move || {
+                judge(property, order, &on_shuttle::run_scenario::<L>(&scenario)?)
+            })
         }),
     }
 }
 
 /// Checks `property` of `L` (with program `P`) under loom.
-pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(property: Property) -> Result<(), Finding> {
+pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
+    property: Property,
+) -> Result<(), Finding> {
     let order = L::ORDER;
     match property {
-        Property::ConcurrentProgram => loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, || on_loom::run_gated::<L, P>())
-            .map_err(|f| (Found { violation: program_violation(f.violation), ..f }, format!("the exercise program, k = {PROGRAM_K}"))),
+        Property::ConcurrentProgram => {
+            loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, || on_loom::run_gated::<L, P>()).map_err(
+                |f| {
+                    (
+                        Found {
+                            violation: program_violation(f.violation),
+                            ..f
+                        },
+                        format!("the exercise program, k = {PROGRAM_K}"),
+                    )
+                },
+            )
+        }
         Property::Census => {
             let (census, result) = census_loom::<L, P>();
             let scenario = format!("the exercise program, k = {PROGRAM_K}");
             result.map_err(|f| (f, scenario.clone()))?;
             census.verdict().map_err(|violation| {
-                (Found { violation, schedule: "loom, exhaustive".to_string(), replay_env: Vec::new() }, scenario)
+                (
+                    Found {
+                        violation,
+                        schedule: "loom, exhaustive".to_string(),
+                        replay_env: Vec::new(),
+                    },
+                    scenario,
+                )
             })
         }
         _ => {
             for (scenario, bounds) in loom_scenarios() {
                 let s = scenario.clone();
-                loom_rt::explore(bounds, move || judge(property, order, &on_loom::run_scenario::<L>(&s)?))
-                    .map_err(|f| (f, scenario.to_string()))?;
+                loom_rt::explore(bounds, move || {
+                    judge(property, order, &on_loom::run_scenario::<L>(&s)?)
+                })
+                .map_err(|f| (f, scenario.to_string()))?;
             }
             Ok(())
         }

@@ -36,9 +36,12 @@ fn shared_list_transcript_snapshots() {
 fn kill_matrix() {
     let mut mutants = e4::mutants(Runtime::Shuttle);
     mutants.extend(racecourse::counter::mutants(Runtime::Shuttle));
-    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle, &mutants, |exercise| match exercise {
-        "counter" => racecourse::counter::properties_on(Runtime::Shuttle),
-        _ => e4::properties_on(Runtime::Shuttle),
-    });
+    let matrix =
+        racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle, &mutants, |exercise| {
+            match exercise {
+                "counter" => racecourse::counter::properties_on(Runtime::Shuttle),
+                _ => e4::properties_on(Runtime::Shuttle),
+            }
+        });
     common::check_matrix("kill_matrix__shuttle", &matrix);
 }

@@ -33,12 +33,29 @@ fn shared_list_rows(rows: &mut Vec<Row>) {
             for p in shared_list::Property::ALL {
                 for &rt in p.runtimes() {
                     let check: Box<dyn Fn() -> Result<(), Finding>> = match rt {
-                        Runtime::Std => Box::new(move || shared_list::check_std::<lists::on_std::$ty, lists::on_std::Program>(p)),
-                        Runtime::Shuttle => Box::new(move || shared_list::check_shuttle::<lists::on_shuttle::$ty, lists::on_shuttle::Program>(p)),
-                        Runtime::Loom => Box::new(move || shared_list::check_loom::<lists::on_loom::$ty, lists::on_loom::Program>(p)),
+                        Runtime::Std => Box::new(move || {
+                            shared_list::check_std::<lists::on_std::$ty, lists::on_std::Program>(p)
+                        }),
+                        Runtime::Shuttle => Box::new(move || {
+                            shared_list::check_shuttle::<
+                                lists::on_shuttle::$ty,
+                                lists::on_shuttle::Program,
+                            >(p)
+                        }),
+                        Runtime::Loom => Box::new(move || {
+                            shared_list::check_loom::<lists::on_loom::$ty, lists::on_loom::Program>(
+                                p,
+                            )
+                        }),
                         Runtime::Process => unreachable!("E4 has no process runtime"),
                     };
-                    rows.push(Row { exercise: shared_list::EXERCISE, property: p.name(), runtime: rt, implementation: $name, check });
+                    rows.push(Row {
+                        exercise: shared_list::EXERCISE,
+                        property: p.name(),
+                        runtime: rt,
+                        implementation: $name,
+                        check,
+                    });
                 }
             }
         };
@@ -52,12 +69,37 @@ fn counter_rows(rows: &mut Vec<Row>) {
         for &rt in p.runtimes() {
             let check: Box<dyn Fn() -> Result<(), Finding>> = match rt {
                 Runtime::Std => Box::new(move || counter::check_std::<counters::on_std::Locked>(p)),
-                Runtime::Shuttle => Box::new(move || counter::check_shuttle::<counters::on_shuttle::Locked>(p)),
-                Runtime::Loom => Box::new(move || counter::check_loom::<counters::on_loom::Locked>(p)),
+                Runtime::Shuttle => {
+                    Box::new(move || counter::check_shuttle::<counters::on_shuttle::Locked>(p))
+                }
+                Runtime::Loom => {
+                    Box::new(move || counter::check_loom::<counters::on_loom::Locked>(p))
+                }
                 Runtime::Process => unreachable!("the thread counter has no process runtime"),
             };
-            rows.push(Row { exercise: counter::EXERCISE, property: p.name(), runtime: rt, implementation: "locked", check });
+            rows.push(Row {
+                exercise: counter::EXERCISE,
+                property: p.name(),
+                runtime: rt,
+                implementation: "locked",
+                check,
+            });
         }
+    }
+}
+
+racecourse_impl::register_shm_counter_worker!(static ROBUST: racecourse_impl::process::shm_counter::RobustLocked);
+
+fn shm_counter_rows(rows: &mut Vec<Row>) {
+    use racecourse::shm_counter;
+    for p in shm_counter::Property::ALL {
+        rows.push(Row {
+            exercise: shm_counter::EXERCISE,
+            property: p.name(),
+            runtime: Runtime::Process,
+            implementation: "robust",
+            check: Box::new(move || shm_counter::check(&ROBUST, p)),
+        });
     }
 }
 
@@ -65,14 +107,21 @@ fn main() -> ExitCode {
     let mut rows = Vec::new();
     shared_list_rows(&mut rows);
     counter_rows(&mut rows);
+    shm_counter_rows(&mut rows);
 
     let in_child = isolate::in_child();
     if !in_child {
-        println!("{:<13} {:<19} {:<8} {:<15} {:<8} {:>8}", "exercise", "property", "runtime", "implementation", "verdict", "seconds");
+        println!(
+            "{:<13} {:<19} {:<8} {:<15} {:<8} {:>8}",
+            "exercise", "property", "runtime", "implementation", "verdict", "seconds"
+        );
     }
     let mut failures = Vec::new();
     for row in &rows {
-        let cell = format!("{}/{}/{}/{}", row.exercise, row.property, row.runtime, row.implementation);
+        let cell = format!(
+            "{}/{}/{}/{}",
+            row.exercise, row.property, row.runtime, row.implementation
+        );
         let start = Instant::now();
         let verdict = isolate::cell_with_args("racecourse", &[], &cell, || (row.check)());
         if in_child {
@@ -81,17 +130,29 @@ fn main() -> ExitCode {
         let word = if verdict.is_ok() { "pass" } else { "FAIL" };
         println!(
             "{:<13} {:<19} {:<8} {:<15} {:<8} {:>8.2}",
-            row.exercise, row.property, row.runtime.name(), row.implementation, word, start.elapsed().as_secs_f64()
+            row.exercise,
+            row.property,
+            row.runtime.name(),
+            row.implementation,
+            word,
+            start.elapsed().as_secs_f64()
         );
         if let Err((found, scenario)) = verdict {
-            failures.push(format!("{cell}: {}\n  scenario: {scenario}\n  schedule: {}", found.violation, found.schedule));
+            failures.push(format!(
+                "{cell}: {}\n  scenario: {scenario}\n  schedule: {}",
+                found.violation, found.schedule
+            ));
         }
     }
     if in_child {
         // The cell asked for was not found: the parent reports a missing verdict.
         return ExitCode::from(2);
     }
-    println!("\n{} passed, {} failed", rows.len() - failures.len(), failures.len());
+    println!(
+        "\n{} passed, {} failed",
+        rows.len() - failures.len(),
+        failures.len()
+    );
     for f in &failures {
         eprintln!("\n{f}");
     }

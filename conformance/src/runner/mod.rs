@@ -102,10 +102,7 @@ pub(crate) fn describe_panic(message: &str) -> Violation {
             format!("a thread kept running without progress: a spin loop? ({first})"),
         )
     } else {
-        Violation::new(
-            "no panic",
-            format!("the implementation panicked: {first}"),
-        )
+        Violation::new("no panic", format!("the implementation panicked: {first}"))
     }
 }
 

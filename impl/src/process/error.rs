@@ -119,6 +119,15 @@ impl TaskError {
         self
     }
 
+    /// States the deadline that passed (for a time-out measured from an earlier
+    /// start than the worker's own).
+    pub(crate) fn with_deadline(mut self, deadline: Duration) -> Self {
+        if self.kind == TaskErrorKind::TimedOut {
+            self.deadline = Some(deadline);
+        }
+        self
+    }
+
     /// Keeps what the process wrote to stderr (empty output is not kept).
     pub fn with_stderr(mut self, stderr: Captured) -> Self {
         if stderr.total_len() > 0 {
@@ -168,7 +177,10 @@ impl fmt::Display for TaskError {
                 None => f.write_str("worker crashed"),
             },
             TaskErrorKind::TimedOut => match self.deadline {
-                Some(deadline) => write!(f, "worker timed out after {deadline:?}"),
+                Some(deadline) => {
+                    let deadline = Duration::from_millis(deadline.as_millis() as u64);
+                    write!(f, "worker timed out after {deadline:?}")
+                }
                 None => f.write_str("worker timed out"),
             },
             TaskErrorKind::Cancelled => f.write_str("worker cancelled"),

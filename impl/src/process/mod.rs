@@ -1,2 +1,26 @@
-//! Process implementations.
+//! Process implementations, and the machinery to run code in other processes safely.
+//!
+//! - [`child`]: supervised child processes (own process group, captured and capped
+//!   output, bounded waits, the group killed and the child reaped in every case);
+//! - [`worker`]: the spawn start method: a registered task runs in a fresh execution
+//!   of the current binary, routed there by an ELF constructor before `main`;
+//! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
+//!   ([`shm::RobustMutex`]);
+//! - [`shm_counter`]: the E5 reference, [`shm_counter::RobustLocked`];
+//! - [`driver`]: the scenario runs the conformance suites call
+//!   ([`driver::run_shm_counter`]);
+//! - [`mutants`]: wrong shared counters the suites must reject.
+//!
+//! Every way work in another process can fail reaches the caller as one
+//! [`TaskError`]. The worker protocol and the rendezvous that exposes a missing lock
+//! are described in `README.md` beside this file.
+
 pub mod child;
+pub mod driver;
+mod error;
+pub mod mutants;
+pub mod shm;
+pub mod shm_counter;
+pub mod worker;
+
+pub use error::{TaskError, TaskErrorKind};

@@ -1,0 +1,337 @@
+//! Memory shared between processes, and a lock that lives in it.
+//!
+//! [`SharedMemory`] is a memfd mapped `MAP_SHARED`; its [`token`](SharedMemory::token)
+//! lets any process of the same user map the same memory. [`RobustMutex`] is a
+//! process-shared, robust `pthread_mutex_t` placed in such memory: a holder that dies
+//! does not leave the others waiting forever, the next locker recovers the lock and
+//! is told so.
+
+use std::cell::UnsafeCell;
+use std::ffi::CStr;
+use std::fs::OpenOptions;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::ptr::NonNull;
+
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+
+/// A region of memory that several processes map.
+///
+/// # The token
+/// The token is `/proc/<pid>/fd/<fd>`: the path, in the process that holds the region,
+/// of its memfd. Opening that path opens the same memfd, so a process started by
+/// spawn (a fresh `exec`, which inherits no fd we did not hand over) can attach with
+/// nothing but a string, as the [`ShmCounter`](racecourse_spec::shm_counter::ShmCounter)
+/// contract asks. The alternatives were worse for a test harness:
+/// - handing the fd itself over (`pre_exec` + clearing close-on-exec) ties the region
+///   to the code that spawns, and a token string could no longer travel in the task's
+///   arguments like any other value;
+/// - a named POSIX region (`shm_open`) outlives a crashed or killed test in
+///   `/dev/shm` unless someone unlinks it, whereas a memfd is freed with its last fd
+///   and mapping.
+///
+/// The price: the process named in the token must be alive when another attaches (the
+/// parent creates the region and waits for its workers, so it is), and the attacher
+/// needs the right to read that process's fds (same user, not made non-dumpable).
+/// Once attached, a mapping stays valid whatever happens to the creator.
+#[derive(Debug)]
+pub struct SharedMemory {
+    /// The memfd; kept open so that the token stays valid while we live.
+    fd: OwnedFd,
+    /// The start of the `MAP_SHARED` mapping, page-aligned.
+    ptr: NonNull<u8>,
+    len: usize,
+    token: String,
+}
+
+// SAFETY: the handle only owns an fd and a mapping; the memory is reached through the
+// raw pointer, and whoever reads or writes it must synchronize (across processes
+// anyway), so moving or sharing the handle between threads adds no new hazard.
+unsafe impl Send for SharedMemory {}
+// SAFETY: as above; `&SharedMemory` gives out only the raw pointer.
+unsafe impl Sync for SharedMemory {}
+
+impl SharedMemory {
+    /// A new zero-filled region of `len` bytes (`len > 0`).
+    pub fn create(len: usize) -> io::Result<Self> {
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a shared region needs at least one byte",
+            ));
+        }
+        let name: &CStr = c"racecourse-shm";
+        let fd = memfd_create(name, MemFdCreateFlag::MFD_CLOEXEC)?;
+        let size = libc::off_t::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "region too large"))?;
+        nix::unistd::ftruncate(&fd, size)?;
+        Self::map(fd, len)
+    }
+
+    /// Maps the region named by `token` (see [`token`](Self::token)).
+    pub fn attach(token: &str) -> io::Result<Self> {
+        let invalid = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{token}` is not a shared memory token (/proc/<pid>/fd/<fd>)"),
+            )
+        };
+        let rest = token.strip_prefix("/proc/").ok_or_else(invalid)?;
+        let (pid, fd) = rest.split_once("/fd/").ok_or_else(invalid)?;
+        if pid.parse::<u32>().is_err() || fd.parse::<u32>().is_err() {
+            return Err(invalid());
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(token)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "region too large"))?;
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{token}` names an empty file, not a shared region"),
+            ));
+        }
+        Self::map(OwnedFd::from(file), len)
+    }
+
+    fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
+        let length = std::num::NonZeroUsize::new(len).expect("len checked non-zero");
+        // SAFETY: a fresh shared mapping of our own fd at an address the kernel picks;
+        // it overlaps no Rust object. Its contents are only reached through raw
+        // pointers.
+        let ptr = unsafe {
+            mmap(
+                None,
+                length,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+                fd.as_fd(),
+                0,
+            )?
+        };
+        let token = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
+        Ok(Self {
+            fd,
+            ptr: ptr.cast(),
+            len,
+            token,
+        })
+    }
+
+    /// Names the region for [`attach`](Self::attach), valid while this handle lives.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a region has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The start of the mapping: page-aligned, valid for `len()` bytes while `self`
+    /// lives, and written by other processes at any time.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The memfd (to hand over explicitly instead of by token).
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly the mapping made in `map`, and no reference
+        // into it outlives `self` (users get raw pointers whose validity ends here).
+        let _ = unsafe { munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// A `pthread_mutex_t` shared between processes: process-shared, robust and
+/// error-checking.
+///
+/// It never moves: it is initialised in place, inside shared memory, by
+/// [`init`](Self::init), and used through references to that place.
+///
+/// ## Blocking
+/// [`lock`](Self::lock) waits while another thread, in any process, holds the lock.
+/// If the holder dies (its thread or process ends without unlocking), the kernel
+/// hands the lock to one waiter with `EOWNERDEAD`; `lock` then marks it consistent
+/// and returns a guard whose [`recovered`](RobustGuard::recovered) is true. Whatever
+/// the dead holder was protecting is as it left it. Locking again from the thread
+/// that holds the lock fails with `EDEADLK` instead of hanging.
+#[repr(C)]
+pub struct RobustMutex {
+    raw: UnsafeCell<libc::pthread_mutex_t>,
+}
+
+// SAFETY: a pthread mutex is made to be used from many threads (and, with
+// PTHREAD_PROCESS_SHARED, many processes); all access goes through pthread calls.
+unsafe impl Sync for RobustMutex {}
+// SAFETY: as above; a process-shared mutex is not tied to the thread that made it.
+unsafe impl Send for RobustMutex {}
+
+impl std::fmt::Debug for RobustMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RobustMutex").finish_non_exhaustive()
+    }
+}
+
+fn check(what: &str, rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        let e = io::Error::from_raw_os_error(rc);
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    }
+}
+
+impl RobustMutex {
+    /// Initialises a mutex in place, unlocked.
+    ///
+    /// # Safety
+    /// `this` must be valid for writes of a `RobustMutex` and aligned for it, and stay
+    /// mapped (at this or another address) for as long as any process uses the mutex;
+    /// no process may use the mutex before `init` returns, and it must not be
+    /// initialised again while any process may use it.
+    pub unsafe fn init(this: *mut RobustMutex) -> io::Result<()> {
+        // SAFETY: `this` is valid and aligned (caller), and UnsafeCell<T> has T's
+        // layout, so this is a valid pointer to the pthread_mutex_t.
+        let raw = unsafe { (*this).raw.get() };
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: pthread_mutexattr_init initialises the attribute object it is given.
+        check("pthread_mutexattr_init", unsafe {
+            libc::pthread_mutexattr_init(attr.as_mut_ptr())
+        })?;
+        let attr = attr.as_mut_ptr();
+        let result = (|| {
+            // SAFETY (all four calls): `attr` was initialised above and `raw` points to
+            // memory we may write (caller) that nobody uses yet.
+            check("pthread_mutexattr_setpshared", unsafe {
+                libc::pthread_mutexattr_setpshared(attr, libc::PTHREAD_PROCESS_SHARED)
+            })?;
+            check("pthread_mutexattr_setrobust", unsafe {
+                libc::pthread_mutexattr_setrobust(attr, libc::PTHREAD_MUTEX_ROBUST)
+            })?;
+            check("pthread_mutexattr_settype", unsafe {
+                libc::pthread_mutexattr_settype(attr, libc::PTHREAD_MUTEX_ERRORCHECK)
+            })?;
+            check("pthread_mutex_init", unsafe {
+                libc::pthread_mutex_init(raw, attr)
+            })
+        })();
+        // SAFETY: `attr` is initialised and no longer needed (the mutex copied it).
+        unsafe { libc::pthread_mutexattr_destroy(attr) };
+        result
+    }
+
+    /// Locks, waiting as long as another holder lives; recovers the lock from a holder
+    /// that died (see the type's docs).
+    pub fn lock(&self) -> io::Result<RobustGuard<'_>> {
+        // SAFETY: `self` was initialised by `init` (the only way to have a
+        // `&RobustMutex` to a valid mutex) and stays mapped while borrowed.
+        let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        let recovered = match rc {
+            0 => false,
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the lock (EOWNERDEAD means it was acquired).
+                let rc = unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
+                if rc != 0 {
+                    // SAFETY: we hold the lock; give it back before failing.
+                    unsafe { libc::pthread_mutex_unlock(self.raw.get()) };
+                    check("pthread_mutex_consistent", rc)?;
+                }
+                true
+            }
+            rc => {
+                check("pthread_mutex_lock", rc)?;
+                unreachable!("check fails on a non-zero code")
+            }
+        };
+        Ok(RobustGuard {
+            mutex: self,
+            recovered,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// Holds a [`RobustMutex`]; unlocks when dropped, on the thread that locked.
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RobustGuard<'a> {
+    mutex: &'a RobustMutex,
+    /// The previous holder died holding the lock; we recovered it.
+    recovered: bool,
+    /// Only the locking thread may unlock.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl RobustGuard<'_> {
+    /// Whether the previous holder died holding the lock (and this lock recovered it).
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+}
+
+impl Drop for RobustGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this thread holds the lock (the guard is !Send and made by `lock`).
+        unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_sees_writes_of_the_creator() {
+        let a = SharedMemory::create(4096).unwrap();
+        let b = SharedMemory::attach(a.token()).unwrap();
+        assert_eq!(b.len(), 4096);
+        // SAFETY: both mappings are 4096 bytes and nobody else uses them.
+        unsafe {
+            a.as_ptr().add(100).write(7);
+            assert_eq!(b.as_ptr().add(100).read(), 7);
+        }
+    }
+
+    #[test]
+    fn attach_rejects_what_is_not_a_token() {
+        for bad in ["", "/dev/shm/x", "/proc/self/fd/3", "/proc/1/fd/x"] {
+            let e = SharedMemory::attach(bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn relocking_from_the_holder_fails_instead_of_hanging() {
+        let shm = SharedMemory::create(std::mem::size_of::<RobustMutex>()).unwrap();
+        let m = shm.as_ptr().cast::<RobustMutex>();
+        // SAFETY: the region is page-aligned, large enough and used by no one else.
+        let m = unsafe {
+            RobustMutex::init(m).unwrap();
+            &*m
+        };
+        let g = m.lock().unwrap();
+        assert!(!g.recovered());
+        let e = m.lock().unwrap_err();
+        assert_eq!(e.raw_os_error(), None);
+        assert!(e.to_string().contains("pthread_mutex_lock"), "{e}");
+        drop(g);
+        drop(m.lock().unwrap());
+    }
+}

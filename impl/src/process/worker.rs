@@ -1,0 +1,568 @@
+//! The **spawn** start method: run a registered task in a fresh execution of the
+//! current binary.
+//!
+//! A task is a named function `fn(&[u8]) -> Result<Vec<u8>, String>` declared with
+//! [`register_task!`](crate::register_task). [`spawn`] re-executes the running binary
+//! with the task's name in [`TASK_VAR`]; in the new process an ELF constructor of this
+//! module ([`ENTRY`]) sees the variable before `main` (before libtest's harness, in a
+//! test binary), runs the task and leaves with `_exit`, so the test harness never
+//! starts in a worker. Arguments go in on the child's stdin; the result comes back as
+//! JSON on a pipe of its own, handed over by number in [`RESULT_FD_VAR`] (stdout and
+//! stderr belong to the student's code and are only captured).
+//!
+//! ```
+//! use std::time::Duration;
+//! use racecourse_impl::process::worker;
+//!
+//! fn shout(args: &[u8]) -> Result<Vec<u8>, String> {
+//!     Ok(args.to_ascii_uppercase())
+//! }
+//! racecourse_impl::register_task!(static SHOUT = shout);
+//!
+//! # fn main() {
+//! let result = worker::run(&SHOUT, b"hi", Duration::from_secs(10)).unwrap();
+//! assert_eq!(result, b"HI");
+//! # }
+//! ```
+//!
+//! # The registry, and why constructors
+//! Each `register_task!` emits a `static Task` and a constructor in
+//! `.init_array.00500` that pushes it onto an intrusive lock-free list ([`tasks`]);
+//! the worker entry sits in plain `.init_array`. Every ELF linker (GNU ld, gold, lld,
+//! mold) places the numbered `.init_array.N` sections, sorted by N, before the
+//! unnumbered ones (this is how C's `constructor(priority)` works; std itself puts
+//! its argv capture in `.init_array.00099`), so all registrations have run when the
+//! entry looks a task up: the constructor order problem is solved by the linker, not
+//! by link order. No proc macro and no dependency are needed.
+//!
+//! A distributed slice (`linkme`) was the alternative. It needs no runtime step, but
+//! its elements live in sections that are only kept through `__start_`/`__stop_`
+//! references, which lld garbage-collects by default (`-z start-stop-gc`), and slice
+//! elements in a dependency crate whose object file nothing references are silently
+//! dropped (rust-lang/rust#47384, linkme#31, linkme#36): exactly the case of a suite
+//! crate registering workers for a test binary.
+//!
+//! # Linking
+//! An object file of an rlib is only linked if something refers to it, and a
+//! constructor is referred to by nothing. So [`spawn`] takes the task by reference
+//! (`&'static Task`, not a name) and touches both [`ENTRY`] and the task's own
+//! registration constructor through `std::hint::black_box`: any binary that can spawn
+//! a task also contains the worker entry and that task's registration.
+//!
+//! # The worker side
+//! Before running the task the entry ignores `SIGPIPE` (as std's `main` does), removes
+//! [`TASK_VAR`] and [`RESULT_FD_VAR`] from its environment (a task may spawn workers of
+//! its own; [`PARENT_VAR`] stays, inherited by anything the task starts, as a marker)
+//! and makes the result pipe close-on-exec again. The task runs under `catch_unwind`;
+//! its return value or panic message is written to the result pipe; then stdout is
+//! flushed and the process leaves with `_exit(0)`, running no `atexit` handler or
+//! destructor that another thread of student code could block. Std's `main`-only setup
+//! (the stack-overflow handler, naming the main thread) has not run in a worker: a
+//! stack overflow there is a plain `SIGSEGV`.
+
+use std::any::Any;
+use std::ffi::{CString, OsString};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::Command;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::child::{Captured, ChildStatus, SpawnOptions, Supervised, DEFAULT_CAPTURE_LIMIT};
+use super::TaskError;
+
+/// Names the task a worker process runs; set only in workers.
+pub const TASK_VAR: &str = "RACECOURSE_WORKER";
+/// The number of the fd a worker writes its result to.
+pub const RESULT_FD_VAR: &str = "RACECOURSE_RESULT_FD";
+/// The pid of the process that spawned the worker: a marker to find leftovers by.
+pub const PARENT_VAR: &str = "RACECOURSE_PARENT";
+
+/// Results larger than this are refused (a task returning megabytes is a bug).
+const MAX_RESULT: usize = 64 * 1024 * 1024;
+
+/// How long to wait for the result pipe to close once the worker has exited.
+const RESULT_GRACE: Duration = Duration::from_secs(1);
+
+/// The signature of a task: arguments in, result or error message out.
+pub type TaskFn = fn(&[u8]) -> Result<Vec<u8>, String>;
+
+/// A task registered by [`register_task!`](crate::register_task), runnable in a
+/// worker process by [`spawn`].
+pub struct Task {
+    /// Unique in the binary: the module path and the static's name.
+    name: &'static str,
+    run: TaskFn,
+    /// This task's registration constructor; referenced so that whoever links the
+    /// task links the registration too.
+    registration: &'static extern "C" fn(),
+    /// Set by the first registration; guards the list against a double push.
+    registered: AtomicBool,
+    /// The next task in the registry list.
+    next: AtomicPtr<Task>,
+}
+
+impl Task {
+    #[doc(hidden)]
+    pub const fn __new(
+        name: &'static str,
+        run: TaskFn,
+        registration: &'static extern "C" fn(),
+    ) -> Self {
+        Self {
+            name,
+            run,
+            registration,
+            registered: AtomicBool::new(false),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// The task's name: the module path of the static that declared it and its name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("name", &self.name).finish()
+    }
+}
+
+/// Declares a task that [`worker::spawn`](crate::process::worker::spawn) can run in
+/// a worker process.
+///
+/// `register_task!(pub static NAME = function);` declares `static NAME: Task` running
+/// `function: fn(&[u8]) -> Result<Vec<u8>, String>`, named
+/// `concat!(module_path!(), "::NAME")`, and registers it before `main` by an ELF
+/// constructor. Use it in the binary that spawns (a test file) or in any crate that
+/// binary links; see the [`worker`](crate::process::worker) module for how it works.
+#[macro_export]
+macro_rules! register_task {
+    ($(#[$attr:meta])* $vis:vis static $name:ident = $run:expr $(;)?) => {
+        $(#[$attr])*
+        $vis static $name: $crate::process::worker::Task = $crate::process::worker::Task::__new(
+            ::core::concat!(::core::module_path!(), "::", ::core::stringify!($name)),
+            $run,
+            $crate::__task_registration!(&$name),
+        );
+    };
+}
+
+/// The registration constructor of a task, as a `&'static extern "C" fn()` for
+/// [`Task::__new`]; `$task` is a `&'static Task` expression.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __task_registration {
+    ($task:expr) => {{
+        extern "C" fn register() {
+            $crate::process::worker::__register($task);
+        }
+        // SAFETY: a function in `.init_array.00500` is called once by the loader
+        // before `main`, with (argc, argv, envp), which an `extern "C" fn()` may
+        // ignore; `register` only pushes a static onto an atomic list. The number
+        // orders it before the worker entry, which is in plain `.init_array`.
+        #[used]
+        #[unsafe(link_section = ".init_array.00500")]
+        static REGISTER: extern "C" fn() = register;
+        &REGISTER
+    }};
+}
+
+/// Head of the registry: an intrusive list of `&'static Task`, pushed to by the
+/// registration constructors, read by the worker entry and by [`spawn`].
+static TASKS: AtomicPtr<Task> = AtomicPtr::new(ptr::null_mut());
+
+#[doc(hidden)]
+pub fn __register(task: &'static Task) {
+    if task.registered.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let new = task as *const Task as *mut Task;
+    let mut head = TASKS.load(Ordering::Acquire);
+    loop {
+        task.next.store(head, Ordering::Relaxed);
+        match TASKS.compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(current) => head = current,
+        }
+    }
+}
+
+/// Every task registered in this binary.
+pub fn tasks() -> impl Iterator<Item = &'static Task> {
+    let mut next = TASKS.load(Ordering::Acquire);
+    std::iter::from_fn(move || {
+        // SAFETY: the list only ever holds pointers made from `&'static Task` by
+        // `__register`, and nodes are never removed.
+        let task: &'static Task = unsafe { next.as_ref()? };
+        next = task.next.load(Ordering::Acquire);
+        Some(task)
+    })
+}
+
+/// The registered task named `name`.
+pub fn lookup(name: &str) -> Option<&'static Task> {
+    tasks().find(|t| t.name == name)
+}
+
+// SAFETY: the loader calls functions in `.init_array` once, before `main`, with
+// (argc, argv, envp), which an `extern "C" fn()` may ignore. Being unnumbered, it runs
+// after every numbered `.init_array.N` entry, so after all task registrations.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static ENTRY: extern "C" fn() = entry;
+
+/// The worker entry: returns at once unless this process is a worker.
+extern "C" fn entry() {
+    let Some(name) = std::env::var_os(TASK_VAR) else {
+        return;
+    };
+    // Without a result fd this is not a worker we spawned, just a stray variable in
+    // someone's environment: carry on as a normal program.
+    let Some(fd) = std::env::var(RESULT_FD_VAR)
+        .ok()
+        .and_then(|v| v.parse::<RawFd>().ok())
+    else {
+        return;
+    };
+    worker_main(name, fd)
+}
+
+/// What a worker reports on its result pipe.
+#[derive(Debug, Serialize, Deserialize)]
+enum Report {
+    Returned(Vec<u8>),
+    Failed(String),
+    Panicked(String),
+    UnknownTask(String),
+}
+
+fn worker_main(name: OsString, fd: RawFd) -> ! {
+    // SAFETY: setting a disposition to SIG_IGN installs no handler; std's `main` does
+    // the same, so student code sees EPIPE rather than dying of SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    for var in [TASK_VAR, RESULT_FD_VAR] {
+        let var = CString::new(var).expect("no NUL in the variable names");
+        // SAFETY: constructors run before `main` on the only thread there is, so
+        // nothing reads the environment concurrently.
+        unsafe { libc::unsetenv(var.as_ptr()) };
+    }
+    // SAFETY: the parent handed this fd over for us alone; we own it from here on.
+    let mut out = unsafe { std::fs::File::from_raw_fd(fd) };
+    // SAFETY: F_SETFD on an fd we own; keeps it from leaking into the task's children.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+
+    let mut args = Vec::new();
+    let report = match io::stdin().read_to_end(&mut args) {
+        Err(e) => Report::Failed(format!("reading the arguments from stdin: {e}")),
+        Ok(_) => {
+            let name = name.to_string_lossy();
+            match lookup(&name) {
+                None => Report::UnknownTask(name.into_owned()),
+                Some(task) => match panic::catch_unwind(AssertUnwindSafe(|| (task.run)(&args))) {
+                    Ok(Ok(result)) => Report::Returned(result),
+                    Ok(Err(message)) => Report::Failed(message),
+                    Err(payload) => Report::Panicked(panic_message(&*payload)),
+                },
+            }
+        }
+    };
+    let code = match serde_json::to_writer(&mut out, &report) {
+        Ok(()) => 0,
+        Err(_) => 3,
+    };
+    drop(out);
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    // SAFETY: `_exit` ends the process without running atexit handlers or
+    // destructors, which threads left behind by the task could otherwise block.
+    unsafe { libc::_exit(code) }
+}
+
+/// The message of a panic payload (`&str` or `String`, as `panic!` makes them).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic payload that is not a string".to_owned()
+    }
+}
+
+/// Options for [`spawn_with`].
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    capture_limit: usize,
+    env: Vec<(String, String)>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            capture_limit: DEFAULT_CAPTURE_LIMIT,
+            env: Vec::new(),
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// The defaults: [`DEFAULT_CAPTURE_LIMIT`], no extra environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps at most `limit` bytes of each of the worker's stdout and stderr.
+    pub fn capture_limit(mut self, limit: usize) -> Self {
+        self.capture_limit = limit;
+        self
+    }
+
+    /// Sets an environment variable in the worker.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// A task running in a worker process. Dropping it kills the worker's process group.
+#[derive(Debug)]
+pub struct Worker {
+    task: &'static Task,
+    child: Supervised,
+    /// Receives what the worker wrote to its result pipe, at end of file.
+    result: mpsc::Receiver<io::Result<Vec<u8>>>,
+    started: Instant,
+}
+
+/// How a worker ended: its result or error, and its output.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct WorkerOutcome {
+    /// What the task returned, or why there is nothing.
+    pub result: Result<Vec<u8>, TaskError>,
+    /// Head and tail of the worker's stdout.
+    pub stdout: Captured,
+    /// Head and tail of the worker's stderr.
+    pub stderr: Captured,
+    /// From spawn until the worker's exit was seen.
+    pub elapsed: Duration,
+}
+
+/// Starts `task` with `args` in a new worker process (see the module docs).
+pub fn spawn(task: &'static Task, args: &[u8]) -> Result<Worker, TaskError> {
+    spawn_with(task, args, WorkerOptions::default())
+}
+
+/// [`spawn`] with options.
+pub fn spawn_with(
+    task: &'static Task,
+    args: &[u8],
+    options: WorkerOptions,
+) -> Result<Worker, TaskError> {
+    // Referring to both constructors links them into every binary that spawns.
+    std::hint::black_box(&ENTRY);
+    std::hint::black_box(task.registration);
+    let harness =
+        |what: &str, e: Option<io::Error>| TaskError::harness(what, e).with_task(task.name);
+    if !lookup(task.name).is_some_and(|t| ptr::eq(t, task)) {
+        return Err(harness(
+            &format!(
+                "task `{}` is not registered in this binary (declare it with register_task!)",
+                task.name
+            ),
+            None,
+        ));
+    }
+    if std::env::var_os(TASK_VAR).is_some() {
+        return Err(harness(
+            "this process has RACECOURSE_WORKER set but is not running as a worker",
+            None,
+        ));
+    }
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| harness("creating the result pipe", Some(e.into())))?;
+    let write_fd = write.as_raw_fd();
+
+    // `/proc/self/exe` rather than `current_exe()`: it names the running binary even
+    // if cargo has rebuilt or deleted the file since.
+    let mut command = Command::new("/proc/self/exe");
+    command
+        .arg0(
+            std::env::args_os()
+                .next()
+                .unwrap_or_else(|| "racecourse-worker".into()),
+        )
+        .env(TASK_VAR, task.name)
+        .env(RESULT_FD_VAR, write_fd.to_string())
+        .env(PARENT_VAR, std::process::id().to_string());
+    for (key, value) in &options.env {
+        command.env(key, value);
+    }
+    // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
+    // which is async-signal-safe; it clears close-on-exec on the child's copy of the
+    // result pipe, the one fd we hand over on purpose.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(write_fd, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = Supervised::spawn_with(
+        &mut command,
+        SpawnOptions::new()
+            .stdin(args.to_vec())
+            .capture_limit(options.capture_limit),
+    )
+    .map_err(|e| harness("spawning the worker process", Some(e)))?;
+    let started = Instant::now();
+    // Our copy of the write end must go, or the read end never sees end of file.
+    drop(write);
+    let result = read_result(read).map_err(|e| harness("starting the result reader", Some(e)))?;
+    Ok(Worker {
+        task,
+        child,
+        result,
+        started,
+    })
+}
+
+/// Reads the result pipe to end of file on a thread.
+fn read_result(read: OwnedFd) -> io::Result<mpsc::Receiver<io::Result<Vec<u8>>>> {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("racecourse-result".into())
+        .spawn(move || {
+            let mut pipe = std::fs::File::from(read);
+            let mut bytes = Vec::new();
+            let mut buf = vec![0; 64 * 1024];
+            let mut too_large = false;
+            let outcome = loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) if bytes.len() + n > MAX_RESULT => too_large = true,
+                    Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            let _ = tx.send(match outcome {
+                Ok(()) if too_large => Err(io::Error::other(format!(
+                    "the result is larger than {MAX_RESULT} bytes"
+                ))),
+                Ok(()) => Ok(bytes),
+                Err(e) => Err(e),
+            });
+        })?;
+    Ok(rx)
+}
+
+impl Worker {
+    /// The worker's process id (also its process group id).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The task it runs.
+    pub fn task(&self) -> &'static Task {
+        self.task
+    }
+
+    /// Waits at most `deadline` from now for the task's result.
+    pub fn wait_deadline(self, deadline: Duration) -> Result<Vec<u8>, TaskError> {
+        self.finish(Instant::now() + deadline)
+            .result
+            .map_err(|e| e.with_deadline(deadline))
+    }
+
+    /// Waits until `deadline` for the task's result.
+    pub fn wait_until(self, deadline: Instant) -> Result<Vec<u8>, TaskError> {
+        self.finish(deadline).result
+    }
+
+    /// Waits until `deadline`, then kills the worker's process group (whatever
+    /// happened) and returns the result with the captured output.
+    pub fn finish(self, deadline: Instant) -> WorkerOutcome {
+        let Self {
+            task,
+            child,
+            result,
+            started,
+        } = self;
+        let outcome = child.wait_until(deadline);
+        let error = match outcome.status {
+            ChildStatus::TimedOut => Err(TaskError::timed_out(
+                deadline.saturating_duration_since(started),
+            )),
+            ChildStatus::Exited(0) => match result.recv_timeout(RESULT_GRACE) {
+                Ok(Ok(bytes)) if bytes.is_empty() => {
+                    Err(TaskError::crashed(ChildStatus::Exited(0)))
+                }
+                Ok(Ok(bytes)) => match serde_json::from_slice::<Report>(&bytes) {
+                    Ok(Report::Returned(value)) => Ok(value),
+                    Ok(Report::Failed(message)) => Err(TaskError::failed(message)),
+                    Ok(Report::Panicked(message)) => Err(TaskError::panicked(message)),
+                    Ok(Report::UnknownTask(name)) => Err(TaskError::harness(
+                        format!("the worker binary has no task named `{name}`"),
+                        None,
+                    )),
+                    Err(e) => Err(TaskError::harness(
+                        "decoding the worker's report",
+                        Some(e.into()),
+                    )),
+                },
+                Ok(Err(e)) => Err(TaskError::harness("reading the worker's report", Some(e))),
+                Err(_) => Err(TaskError::harness(
+                    "the result pipe stayed open after the worker exited",
+                    None,
+                )),
+            },
+            status => Err(TaskError::crashed(status)),
+        };
+        let result = error.map_err(|e| e.with_task(task.name).with_stderr(outcome.stderr.clone()));
+        WorkerOutcome {
+            result,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+            elapsed: outcome.elapsed,
+        }
+    }
+
+    /// Kills the worker's process group now.
+    pub fn cancel(self) -> TaskError {
+        let outcome = self.child.kill();
+        TaskError::cancelled()
+            .with_task(self.task.name)
+            .with_stderr(outcome.stderr)
+    }
+}
+
+/// Runs `task` with `args` in a worker and waits at most `deadline` for its result.
+pub fn run(task: &'static Task, args: &[u8], deadline: Duration) -> Result<Vec<u8>, TaskError> {
+    spawn(task, args)?.wait_deadline(deadline)
+}
+
+/// [`run`] with arguments and result encoded as JSON.
+pub fn run_json<A: Serialize, R: DeserializeOwned>(
+    task: &'static Task,
+    args: &A,
+    deadline: Duration,
+) -> Result<R, TaskError> {
+    let args = serde_json::to_vec(args)
+        .map_err(|e| TaskError::harness("encoding the arguments", Some(e.into())))?;
+    let result = run(task, &args, deadline)?;
+    serde_json::from_slice(&result)
+        .map_err(|e| TaskError::harness("decoding the result", Some(e.into())).with_task(task.name))
+}

@@ -1,0 +1,404 @@
+//! The process machinery on real processes: workers that return, fail, panic, crash,
+//! flood their output or hang; the E5 shared counter and its mutants.
+//!
+//! Tests take one lock so that they run one at a time: each ends by checking that no
+//! process it started is left, which another test's live workers would confuse.
+
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use racecourse_impl::process::child::{ChildStatus, Supervised};
+use racecourse_impl::process::driver::{run_shm_counter, ShmCounterScenario};
+use racecourse_impl::process::mutants::{NoLock, PrivateMemory, StdMutexInShm};
+use racecourse_impl::process::shm_counter::RobustLocked;
+use racecourse_impl::process::worker::{self, PARENT_VAR};
+use racecourse_impl::process::{TaskError, TaskErrorKind};
+use racecourse_impl::{register_shm_counter_worker, register_task};
+use racecourse_spec::shm_counter::ShmCounter;
+
+/// Generous for work that should take milliseconds: only a hang may reach it.
+const DEADLINE: Duration = Duration::from_secs(10);
+/// For runs that are expected to hang.
+const HANG_DEADLINE: Duration = Duration::from_secs(3);
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Live (non-zombie) processes that carry our worker marker, or whose parent is us.
+fn leftovers() -> Vec<String> {
+    let me = std::process::id();
+    let marker = format!("{PARENT_VAR}={me}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the parenthesised command: state, ppid, pgrp, ...
+        let after = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
+        let mut fields = after.split(' ');
+        let state = fields.next().unwrap_or("");
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        // A zombie has no environment left; a zombie child of ours is still a leak.
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let marked = environ
+            .split(|&b| b == 0)
+            .any(|var| var == marker.as_bytes());
+        if ppid == me || (marked && state != "Z") {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            found.push(format!(
+                "pid {pid} state {state} ppid {ppid}: {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// Fails unless every process this test started is gone (killed processes take a
+/// moment to disappear, so look for up to a second).
+fn assert_nothing_left() {
+    let until = Instant::now() + Duration::from_secs(1);
+    loop {
+        let left = leftovers();
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= until {
+            panic!("processes left behind:\n{}", left.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn echo(args: &[u8]) -> Result<Vec<u8>, String> {
+    Ok(args.to_vec())
+}
+register_task!(static ECHO = echo);
+
+register_task!(static FAIL = |_| Err("no such thing".to_owned()));
+
+register_task!(static PANIC = |_| panic!("boom {}", 42));
+
+register_task!(static ABORT = |_| std::process::abort());
+
+register_task!(static EXIT_3 = |_| std::process::exit(3));
+
+register_task!(static EXIT_0 = |_| std::process::exit(0));
+
+fn flood(_: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let line = [b'x'; 1023];
+    let mut out = std::io::stdout().lock();
+    for _ in 0..10 * 1024 {
+        out.write_all(&line).map_err(|e| e.to_string())?;
+        out.write_all(b"\n").map_err(|e| e.to_string())?;
+    }
+    writeln!(out, "the end").map_err(|e| e.to_string())?;
+    Ok(b"done".to_vec())
+}
+register_task!(static FLOOD = flood);
+
+/// Starts a grandchild in its own process group, then never returns.
+fn hang(_: &[u8]) -> Result<Vec<u8>, String> {
+    Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+register_task!(static HANG = hang);
+
+/// The fds open in this process, with what they point to, minus the one reading the
+/// directory.
+fn open_fds() -> Vec<(u32, String)> {
+    let mut fds: Vec<(u32, String)> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .filter(|(_, target)| !target.ends_with("/fd"))
+        .collect();
+    fds.sort();
+    fds
+}
+
+fn list_fds(_: &[u8]) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&open_fds()).map_err(|e| e.to_string())
+}
+register_task!(static LIST_FDS = list_fds);
+
+/// Attaches to the counter named by `args` and dies holding its lock.
+fn die_holding_the_lock(args: &[u8]) -> Result<Vec<u8>, String> {
+    let token = std::str::from_utf8(args).map_err(|e| e.to_string())?;
+    let counter = RobustLocked::attach(token).map_err(|e| e.to_string())?;
+    counter
+        .with_lock(|n| {
+            *n += 1;
+            std::process::abort()
+        })
+        .map_err(|e| e.to_string())
+}
+register_task!(static DIE_HOLDING_THE_LOCK = die_holding_the_lock);
+
+register_shm_counter_worker!(static ROBUST: RobustLocked);
+register_shm_counter_worker!(static NO_LOCK: NoLock);
+register_shm_counter_worker!(static PRIVATE_MEMORY: PrivateMemory);
+register_shm_counter_worker!(static STD_MUTEX_IN_SHM: StdMutexInShm);
+
+fn expect_error(result: Result<Vec<u8>, TaskError>, kind: TaskErrorKind) -> TaskError {
+    match result {
+        Ok(v) => panic!("expected {kind:?}, got a result of {} bytes", v.len()),
+        Err(e) => {
+            assert_eq!(e.kind(), kind, "{e}");
+            e
+        }
+    }
+}
+
+#[test]
+fn echo_round_trip_and_its_cost() {
+    let _serial = serial();
+    assert_eq!(worker::run(&ECHO, b"hello", DEADLINE).unwrap(), b"hello");
+    let rounds = 20;
+    let start = Instant::now();
+    for i in 0..rounds {
+        let args = format!("round {i}");
+        assert_eq!(
+            worker::run(&ECHO, args.as_bytes(), DEADLINE).unwrap(),
+            args.as_bytes()
+        );
+    }
+    let each = start.elapsed() / rounds;
+    eprintln!("spawn round trip: {each:?} per worker (mean of {rounds})");
+    assert!(each < Duration::from_secs(1), "{each:?} per round trip");
+    assert_nothing_left();
+}
+
+#[test]
+fn arguments_and_results_of_any_size_cross_the_boundary() {
+    let _serial = serial();
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(worker::run(&ECHO, &big, DEADLINE).unwrap(), big);
+    assert_eq!(worker::run(&ECHO, b"", DEADLINE).unwrap(), b"");
+    assert_nothing_left();
+}
+
+#[test]
+fn json_helpers_round_trip() {
+    let _serial = serial();
+    let back: Vec<u32> = worker::run_json(&ECHO, &vec![1u32, 2, 3], DEADLINE).unwrap();
+    assert_eq!(back, [1, 2, 3]);
+}
+
+#[test]
+fn a_task_that_returns_err_is_failed() {
+    let _serial = serial();
+    let e = expect_error(worker::run(&FAIL, b"", DEADLINE), TaskErrorKind::Failed);
+    assert_eq!(e.message(), Some("no such thing"));
+    assert_eq!(e.to_string(), "worker failed: no such thing");
+    assert_eq!(e.task(), Some(FAIL.name()));
+    assert_nothing_left();
+}
+
+#[test]
+fn a_task_that_panics_is_panicked() {
+    let _serial = serial();
+    let e = expect_error(worker::run(&PANIC, b"", DEADLINE), TaskErrorKind::Panicked);
+    assert_eq!(e.to_string(), "worker panicked: boom 42");
+    let stderr = e
+        .stderr()
+        .expect("the panic hook wrote to stderr")
+        .to_string_lossy();
+    assert!(stderr.contains("boom 42"), "{stderr}");
+    assert_nothing_left();
+}
+
+#[test]
+fn a_task_that_aborts_crashed_by_sigabrt() {
+    let _serial = serial();
+    let e = expect_error(worker::run(&ABORT, b"", DEADLINE), TaskErrorKind::Crashed);
+    assert_eq!(e.status(), Some(ChildStatus::Signaled(libc::SIGABRT)));
+    assert_eq!(e.to_string(), "worker crashed: killed by SIGABRT");
+    assert_nothing_left();
+}
+
+#[test]
+fn a_task_that_exits_crashed_with_its_code() {
+    let _serial = serial();
+    let e = expect_error(worker::run(&EXIT_3, b"", DEADLINE), TaskErrorKind::Crashed);
+    assert_eq!(e.status(), Some(ChildStatus::Exited(3)));
+    assert_eq!(e.to_string(), "worker crashed: exited with code 3");
+    let e = expect_error(worker::run(&EXIT_0, b"", DEADLINE), TaskErrorKind::Crashed);
+    assert_eq!(
+        e.to_string(),
+        "worker crashed: exited with code 0 without a result"
+    );
+    assert_nothing_left();
+}
+
+#[test]
+fn ten_megabytes_of_output_are_capped() {
+    let _serial = serial();
+    let start = Instant::now();
+    let outcome = worker::spawn(&FLOOD, b"")
+        .unwrap()
+        .finish(Instant::now() + DEADLINE);
+    assert_eq!(outcome.result.unwrap(), b"done");
+    let out = &outcome.stdout;
+    assert_eq!(out.total_len(), 10 * 1024 * 1024 + "the end\n".len() as u64);
+    assert!(out.head().len() + out.tail().len() <= 64 * 1024);
+    assert!(out.dropped() > 10_000_000);
+    let text = out.to_string_lossy();
+    assert!(text.ends_with("the end\n"), "the tail is kept");
+    assert!(text.contains(" bytes dropped ...]"), "the cut is marked");
+    eprintln!("10 MB of output drained in {:?}", start.elapsed());
+    assert_nothing_left();
+}
+
+#[test]
+fn a_task_that_never_returns_times_out_and_is_killed_with_its_children() {
+    let _serial = serial();
+    let start = Instant::now();
+    let e = expect_error(
+        worker::run(&HANG, b"", HANG_DEADLINE),
+        TaskErrorKind::TimedOut,
+    );
+    let took = start.elapsed();
+    assert!(
+        took >= HANG_DEADLINE && took < HANG_DEADLINE + Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert_eq!(e.to_string(), "worker timed out after 3s");
+    assert_nothing_left();
+}
+
+#[test]
+fn dropping_a_worker_kills_it() {
+    let _serial = serial();
+    let w = worker::spawn(&HANG, b"").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(w);
+    assert_nothing_left();
+    let w = worker::spawn(&HANG, b"").unwrap();
+    assert_eq!(w.cancel().kind(), TaskErrorKind::Cancelled);
+    assert_nothing_left();
+}
+
+#[test]
+fn workers_inherit_only_stdio_and_the_result_pipe() {
+    let _serial = serial();
+    // What this process itself lets every child inherit (e.g. fds its own parent
+    // passed down without close-on-exec) is not ours to judge.
+    let inheritable: Vec<u32> = open_fds()
+        .into_iter()
+        .map(|(fd, _)| fd)
+        .filter(|&fd| {
+            // SAFETY: F_GETFD only reads the flags of an fd number.
+            let flags = unsafe { libc::fcntl(fd as i32, libc::F_GETFD) };
+            fd > 2 && flags >= 0 && flags & libc::FD_CLOEXEC == 0
+        })
+        .collect();
+    let fds: Vec<(u32, String)> =
+        serde_json::from_slice(&worker::run(&LIST_FDS, b"", DEADLINE).unwrap()).unwrap();
+    let ours: Vec<&(u32, String)> = fds
+        .iter()
+        .filter(|(fd, _)| *fd > 2 && !inheritable.contains(fd))
+        .collect();
+    assert_eq!(ours.len(), 1, "only the result pipe: {ours:?} of {fds:?}");
+    assert!(ours[0].1.starts_with("pipe:"), "{ours:?}");
+    assert_eq!(fds.iter().filter(|(fd, _)| *fd <= 2).count(), 3, "{fds:?}");
+}
+
+#[test]
+fn a_supervised_command_is_killed_with_its_group_at_the_deadline() {
+    let _serial = serial();
+    let child = Supervised::spawn(
+        Command::new("sh")
+            .args(["-c", "sleep 1000 & echo started; sleep 1000"])
+            .env(PARENT_VAR, std::process::id().to_string()),
+    )
+    .unwrap();
+    let outcome = child.wait_deadline(Duration::from_millis(500));
+    assert_eq!(outcome.status, ChildStatus::TimedOut);
+    assert_eq!(outcome.stdout.to_string_lossy(), "started\n");
+    assert_nothing_left();
+}
+
+#[test]
+fn reference_counter_five_processes_reach_500() {
+    let _serial = serial();
+    let start = Instant::now();
+    let outcome = run_shm_counter(&ROBUST, &ShmCounterScenario::new(5, 100, DEADLINE)).unwrap();
+    assert_eq!(outcome.total, 500);
+    assert_eq!(outcome.max_holders, 1);
+    eprintln!("reference 5 x 100: {:?}", start.elapsed());
+    assert_nothing_left();
+}
+
+#[test]
+fn a_holder_that_dies_does_not_block_the_others() {
+    let _serial = serial();
+    let counter = RobustLocked::create().unwrap();
+    let e = expect_error(
+        worker::run(&DIE_HOLDING_THE_LOCK, counter.token().as_bytes(), DEADLINE),
+        TaskErrorKind::Crashed,
+    );
+    assert_eq!(e.status(), Some(ChildStatus::Signaled(libc::SIGABRT)));
+    assert_eq!(counter.with_lock(|n| *n).unwrap(), 1);
+    assert_eq!(counter.recoveries().unwrap(), 1);
+    assert_eq!(counter.get().unwrap(), 1);
+    assert_eq!(counter.recoveries().unwrap(), 1);
+    assert_nothing_left();
+}
+
+#[test]
+fn no_lock_is_caught_with_two_holders_every_run() {
+    let _serial = serial();
+    for _ in 0..3 {
+        let outcome =
+            run_shm_counter(&NO_LOCK, &ShmCounterScenario::new(5, 100, DEADLINE)).unwrap();
+        assert!(outcome.max_holders >= 2, "{outcome:?}");
+    }
+    assert_nothing_left();
+}
+
+#[test]
+fn private_memory_loses_every_count() {
+    let _serial = serial();
+    let outcome =
+        run_shm_counter(&PRIVATE_MEMORY, &ShmCounterScenario::new(5, 100, DEADLINE)).unwrap();
+    assert_ne!(outcome.total, 500, "{outcome:?}");
+    assert_nothing_left();
+}
+
+#[test]
+fn std_mutex_in_shared_memory_hangs_and_is_killed() {
+    let _serial = serial();
+    let start = Instant::now();
+    let e = run_shm_counter(
+        &STD_MUTEX_IN_SHM,
+        &ShmCounterScenario::new(5, 100, HANG_DEADLINE),
+    )
+    .unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(e.kind(), TaskErrorKind::TimedOut, "{e}");
+    assert!(took < HANG_DEADLINE + Duration::from_secs(2), "{took:?}");
+    assert_nothing_left();
+}
