@@ -50,6 +50,16 @@ pub fn cell(
     cell: &str,
     check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<(), Finding> {
+    cell_with_deadline(test, cell, deadline(), check)
+}
+
+/// Like [`cell`], with an explicit deadline for the child.
+pub fn cell_with_deadline(
+    test: &str,
+    cell: &str,
+    deadline: Duration,
+    check: impl FnOnce() -> Result<(), Finding>,
+) -> Result<(), Finding> {
     let args = [
         test,
         "--exact",
@@ -57,7 +67,7 @@ pub fn cell(
         "--test-threads=1",
         "--include-ignored",
     ];
-    cell_with_args(test, &args, cell, check)
+    run_cell(test, &args, cell, deadline, check)
 }
 
 /// Like [`cell`], for any binary: the child is the current executable run with `args`,
@@ -67,6 +77,16 @@ pub fn cell_with_args(
     test: &str,
     args: &[&str],
     cell: &str,
+    check: impl FnOnce() -> Result<(), Finding>,
+) -> Result<(), Finding> {
+    run_cell(test, args, cell, deadline(), check)
+}
+
+fn run_cell(
+    test: &str,
+    args: &[&str],
+    cell: &str,
+    deadline: Duration,
     check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<(), Finding> {
     if let Some(wanted) = std::env::var_os(CELL_ENV) {
@@ -83,7 +103,7 @@ pub fn cell_with_args(
         }
         std::process::exit(0);
     }
-    run_child(test, args, cell)
+    run_child(test, args, cell, deadline)
 }
 
 fn deadline() -> Duration {
@@ -114,7 +134,7 @@ fn harness_failure(test: &str, violation: Violation) -> Finding {
     )
 }
 
-fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
+fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Result<(), Finding> {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -146,7 +166,6 @@ fn run_child(test: &str, args: &[&str], cell: &str) -> Result<(), Finding> {
             ))
         }
     };
-    let deadline = deadline();
     let outcome = child.wait_deadline(deadline);
     let written = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
