@@ -10,9 +10,13 @@ timings=$(mktemp)
 trap 'rm -f "$timings"' EXIT
 
 cargo test -q -p racecourse --no-run 2>/dev/null
+log=$(mktemp)
+trap 'rm -f "$timings" "$log"' EXIT
 for i in $(seq 1 "$runs"); do
-  RACECOURSE_TIMINGS="$timings" cargo test -q -p racecourse --test loom --test shuttle --test process -- kill_matrix >/dev/null 2>&1 ||
-    echo "run $i: a kill matrix test failed"
+  if ! RACECOURSE_TIMINGS="$timings" cargo test -q -p racecourse --test loom --test shuttle --test process -- kill_matrix >"$log" 2>&1; then
+    echo "run $i: a kill matrix test failed:"
+    grep -E 'survived|missed|rejected no mutant|Snapshot|^[-+]' "$log" | head -20
+  fi
 done
 
 awk -v runs="$runs" '

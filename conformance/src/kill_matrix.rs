@@ -144,6 +144,34 @@ impl Matrix {
         );
     }
 
+    /// Panics, naming them, if a property checked here rejected no mutant: such a
+    /// property is either redundant or untested.
+    pub fn assert_every_property_rejects_a_mutant(&self) {
+        let mut properties: Vec<(&str, &str)> = self
+            .cells
+            .iter()
+            .map(|c| (c.mutant.exercise, c.property))
+            .collect();
+        properties.sort();
+        properties.dedup();
+        let idle: Vec<String> = properties
+            .into_iter()
+            .filter(|&(exercise, property)| {
+                self.cells
+                    .iter()
+                    .filter(|c| c.mutant.exercise == exercise && c.property == property)
+                    .all(|c| c.verdict.is_ok())
+            })
+            .map(|(exercise, property)| format!("{exercise}::{property}"))
+            .collect();
+        assert!(
+            idle.is_empty(),
+            "properties that rejected no mutant on {}: {} (add a mutant that only they catch)",
+            self.runtime,
+            idle.join(", ")
+        );
+    }
+
     /// Per mutant, the time until its first rejection (the sum of the cells up to and
     /// including the first that rejected it), for the timing report.
     pub fn time_to_reject(&self) -> Vec<(String, Option<Duration>)> {

@@ -8,6 +8,8 @@ use racecourse::isolate;
 use racecourse::shared_list::{self, Property};
 
 mod broken {
+    // Each runtime gets a copy; these tests use only some of them.
+    #![allow(dead_code, unreachable_pub)]
     racecourse_spec::runtimes! {
         use racecourse_spec::shared_list::{RemovalOrder, SharedList};
         use rt::sync::Mutex;

@@ -157,7 +157,47 @@ fn die_holding_the_lock(args: &[u8]) -> Result<Vec<u8>, String> {
 }
 register_task!(static DIE_HOLDING_THE_LOCK = die_holding_the_lock);
 
+/// Creates fine, but cannot attach.
+#[derive(Debug)]
+struct AttachFails;
+
+impl ShmCounter for AttachFails {
+    fn create() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+    fn token(&self) -> String {
+        "nothing".to_owned()
+    }
+    fn attach(_: &str) -> std::io::Result<Self> {
+        Err(std::io::Error::other("attach is not implemented"))
+    }
+    fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> std::io::Result<R> {
+        Ok(f(&mut 0))
+    }
+}
+
+/// Panics in `create`, in the harness's own process.
+#[derive(Debug)]
+struct CreatePanics;
+
+impl ShmCounter for CreatePanics {
+    fn create() -> std::io::Result<Self> {
+        todo!("create")
+    }
+    fn token(&self) -> String {
+        unreachable!()
+    }
+    fn attach(_: &str) -> std::io::Result<Self> {
+        unreachable!()
+    }
+    fn with_lock<R>(&self, _: impl FnOnce(&mut u64) -> R) -> std::io::Result<R> {
+        unreachable!()
+    }
+}
+
 register_shm_counter_worker!(static ROBUST: RobustLocked);
+register_shm_counter_worker!(static ATTACH_FAILS: AttachFails);
+register_shm_counter_worker!(static CREATE_PANICS: CreatePanics);
 register_shm_counter_worker!(static NO_LOCK: NoLock);
 register_shm_counter_worker!(static PRIVATE_MEMORY: PrivateMemory);
 register_shm_counter_worker!(static STD_MUTEX_IN_SHM: StdMutexInShm);
@@ -170,6 +210,25 @@ fn expect_error(result: Result<Vec<u8>, TaskError>, kind: TaskErrorKind) -> Task
             e
         }
     }
+}
+
+/// Negative control: the check must see a marked process that is still running.
+#[test]
+fn the_leftover_check_sees_a_process_left_running() {
+    let _serial = serial();
+    let mut child = Command::new("sleep")
+        .arg("1000")
+        .env(PARENT_VAR, std::process::id().to_string())
+        .spawn()
+        .unwrap();
+    assert!(!leftovers().is_empty());
+    child.kill().unwrap();
+    assert!(
+        !leftovers().is_empty(),
+        "an unreaped zombie child is a leak too"
+    );
+    child.wait().unwrap();
+    assert_nothing_left();
 }
 
 #[test]
@@ -302,7 +361,7 @@ fn dropping_a_worker_kills_it() {
 }
 
 #[test]
-fn workers_inherit_only_stdio_and_the_result_pipe() {
+fn workers_inherit_only_stdio() {
     let _serial = serial();
     // What this process itself lets every child inherit (e.g. fds its own parent
     // passed down without close-on-exec) is not ours to judge.
@@ -321,8 +380,12 @@ fn workers_inherit_only_stdio_and_the_result_pipe() {
         .iter()
         .filter(|(fd, _)| *fd > 2 && !inheritable.contains(fd))
         .collect();
-    assert_eq!(ours.len(), 1, "only the result pipe: {ours:?} of {fds:?}");
-    assert!(ours[0].1.starts_with("pipe:"), "{ours:?}");
+    // The one extra fd is the result file, which the worker opened itself.
+    assert_eq!(ours.len(), 1, "{ours:?} of {fds:?}");
+    assert!(
+        ours[0].1.starts_with("/memfd:racecourse-result"),
+        "{ours:?}"
+    );
     assert_eq!(fds.iter().filter(|(fd, _)| *fd <= 2).count(), 3, "{fds:?}");
 }
 
@@ -400,5 +463,33 @@ fn std_mutex_in_shared_memory_hangs_and_is_killed() {
     let took = start.elapsed();
     assert_eq!(e.kind(), TaskErrorKind::TimedOut, "{e}");
     assert!(took < HANG_DEADLINE + Duration::from_secs(2), "{took:?}");
+    assert_nothing_left();
+}
+
+#[test]
+fn a_failing_worker_is_reported_and_the_others_cancelled_at_once() {
+    let _serial = serial();
+    let start = Instant::now();
+    let e = run_shm_counter(&ATTACH_FAILS, &ShmCounterScenario::new(5, 100, DEADLINE)).unwrap_err();
+    assert_eq!(e.kind(), TaskErrorKind::Failed, "{e}");
+    assert!(e.to_string().contains("attach is not implemented"), "{e}");
+    // Workers 1.. would wait for worker 0 at the rendezvous; they are killed instead.
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_nothing_left();
+}
+
+#[test]
+fn a_panic_in_create_is_reported_not_propagated() {
+    let _serial = serial();
+    let e = run_shm_counter(&CREATE_PANICS, &ShmCounterScenario::new(2, 1, DEADLINE)).unwrap_err();
+    assert_eq!(e.kind(), TaskErrorKind::Panicked);
+    assert_eq!(
+        e.to_string(),
+        "worker panicked: create(): not yet implemented: create"
+    );
     assert_nothing_left();
 }

@@ -14,9 +14,11 @@ pub(crate) fn snapshots() -> insta::Settings {
     settings
 }
 
-/// Snapshots a kill matrix, records its timings, and asserts every declared kill.
+/// Snapshots a kill matrix, records its timings, asserts every declared kill, and that
+/// every property rejects at least one mutant.
 pub(crate) fn check_matrix(name: &str, matrix: &Matrix) {
     matrix.record_timings();
     snapshots().bind(|| insta::assert_snapshot!(name, matrix.render()));
     matrix.assert_expected();
+    matrix.assert_every_property_rejects_a_mutant();
 }

@@ -303,10 +303,15 @@ fn guarded<R>(what: &str, f: impl FnOnce() -> std::io::Result<R>) -> Result<R, T
 /// simultaneous holders seen.
 ///
 /// Errors: a worker that fails, panics or crashes gives that error (the first, by
-/// worker index, that is not a time-out); otherwise a worker still running at the
-/// deadline gives [`TaskErrorKind::TimedOut`]. Every worker's process group is killed
-/// before this returns, whatever happened. `create` and `token` run in this process,
-/// under `catch_unwind`.
+/// worker index, that is not a time-out; the workers after it are cancelled rather
+/// than waited for); otherwise a worker still running at the deadline gives
+/// [`TaskErrorKind::TimedOut`]. Every worker's process group is killed before this
+/// returns, whatever happened.
+///
+/// `create`, `token` and the counter's `drop` run in this process, under
+/// `catch_unwind`: a panic there is reported, not propagated; a `create` that never
+/// returns is not guarded against (the token must name a process that outlives the
+/// workers, and this one does).
 pub fn run_shm_counter<C: ShmCounter>(
     worker: &'static ShmCounterWorker<C>,
     scenario: &ShmCounterScenario,
@@ -314,7 +319,8 @@ pub fn run_shm_counter<C: ShmCounter>(
     let started = Instant::now();
     let deadline = started + scenario.deadline;
     let task = worker.task();
-    let counter = guarded("create()", C::create)?;
+    let owner = QuietDrop(Some(guarded("create()", C::create)?));
+    let counter = owner.0.as_ref().expect("just set");
     let token = guarded("token()", || Ok(counter.token()))?;
     let probe_shm = SharedMemory::create(std::mem::size_of::<Probe>())
         .map_err(|e| TaskError::harness("creating the probe region", Some(e)))?;
@@ -328,24 +334,28 @@ pub fn run_shm_counter<C: ShmCounter>(
             probe: probe_shm.token().to_owned(),
             index,
             increments: scenario.increments,
-            rendezvous: scenario.rendezvous && scenario.processes > 1,
+            // Worker 0 must have a critical section to hold, and someone to wait for.
+            rendezvous: scenario.rendezvous && scenario.processes > 1 && scenario.increments > 0,
         };
         let args = serde_json::to_vec(&job).expect("a job always serializes");
         // On error, dropping `workers` kills those already started.
         workers.push(worker::spawn(task, &args)?);
     }
 
+    // Waited for in index order; once one has failed (not timed out), that is the
+    // answer, and the rest are killed at once instead of waited for.
     let mut first_error: Option<TaskError> = None;
     for w in workers {
+        if first_error
+            .as_ref()
+            .is_some_and(|e| e.kind() != TaskErrorKind::TimedOut)
+        {
+            drop(w.cancel());
+            continue;
+        }
         if let Err(e) = w.wait_until(deadline) {
             let e = e.with_deadline(scenario.deadline);
-            let replace = match &first_error {
-                None => true,
-                Some(current) => {
-                    current.kind() == TaskErrorKind::TimedOut && e.kind() != TaskErrorKind::TimedOut
-                }
-            };
-            if replace {
+            if first_error.is_none() || e.kind() != TaskErrorKind::TimedOut {
                 first_error = Some(e);
             }
         }
@@ -362,10 +372,16 @@ pub fn run_shm_counter<C: ShmCounter>(
         TaskError::harness("decoding the total", Some(e.into())).with_task(task.name())
     })?;
     let max_holders = probe.max_inside.load(Ordering::SeqCst);
-    // The counter (student code) is dropped here, after every worker is gone.
-    guarded("dropping the counter", || {
-        drop(counter);
-        Ok(())
-    })?;
     Ok(ShmCounterOutcome { total, max_holders })
+}
+
+/// Drops the student's counter under `catch_unwind`, after every worker is gone
+/// (locals drop in reverse order, so the workers go first on every path).
+struct QuietDrop<C>(Option<C>);
+
+impl<C> Drop for QuietDrop<C> {
+    fn drop(&mut self) {
+        let counter = self.0.take();
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(counter)));
+    }
 }

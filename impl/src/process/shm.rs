@@ -217,17 +217,20 @@ impl RobustMutex {
         })?;
         let attr = attr.as_mut_ptr();
         let result = (|| {
-            // SAFETY (all four calls): `attr` was initialised above and `raw` points to
-            // memory we may write (caller) that nobody uses yet.
+            // SAFETY: `attr` was initialised by pthread_mutexattr_init above.
             check("pthread_mutexattr_setpshared", unsafe {
                 libc::pthread_mutexattr_setpshared(attr, libc::PTHREAD_PROCESS_SHARED)
             })?;
+            // SAFETY: as above.
             check("pthread_mutexattr_setrobust", unsafe {
                 libc::pthread_mutexattr_setrobust(attr, libc::PTHREAD_MUTEX_ROBUST)
             })?;
+            // SAFETY: as above.
             check("pthread_mutexattr_settype", unsafe {
                 libc::pthread_mutexattr_settype(attr, libc::PTHREAD_MUTEX_ERRORCHECK)
             })?;
+            // SAFETY: `raw` points to memory we may write that no process uses yet
+            // (caller), and `attr` is initialised.
             check("pthread_mutex_init", unsafe {
                 libc::pthread_mutex_init(raw, attr)
             })

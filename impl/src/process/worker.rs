@@ -4,11 +4,11 @@
 //! A task is a named function `fn(&[u8]) -> Result<Vec<u8>, String>` declared with
 //! [`register_task!`](crate::register_task). [`spawn`] re-executes the running binary
 //! with the task's name in [`TASK_VAR`]; in the new process an ELF constructor of this
-//! module ([`ENTRY`]) sees the variable before `main` (before libtest's harness, in a
+//! module (`ENTRY`) sees the variable before `main` (before libtest's harness, in a
 //! test binary), runs the task and leaves with `_exit`, so the test harness never
 //! starts in a worker. Arguments go in on the child's stdin; the result comes back as
-//! JSON on a pipe of its own, handed over by number in [`RESULT_FD_VAR`] (stdout and
-//! stderr belong to the student's code and are only captured).
+//! JSON in a result file of its own (stdout and stderr belong to the student's code and
+//! are only captured).
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,32 +45,47 @@
 //! # Linking
 //! An object file of an rlib is only linked if something refers to it, and a
 //! constructor is referred to by nothing. So [`spawn`] takes the task by reference
-//! (`&'static Task`, not a name) and touches both [`ENTRY`] and the task's own
+//! (`&'static Task`, not a name) and touches both `ENTRY` and the task's own
 //! registration constructor through `std::hint::black_box`: any binary that can spawn
 //! a task also contains the worker entry and that task's registration.
 //!
+//! # The result channel, and why not an inherited fd
+//! The parent makes a memfd (close-on-exec) per worker and passes its path,
+//! `/proc/<parent pid>/fd/<fd>`, in [`RESULT_VAR`]; the worker opens it (a new open of
+//! the same file), writes its report and exits; the parent reads the file once the
+//! worker is dead. So a worker inherits no fd but stdin, stdout and stderr, and no
+//! reader thread is needed. Handing a pipe over instead needs a `pre_exec` hook (to
+//! clear close-on-exec in the child only), and any `pre_exec` makes std start the
+//! child with `fork` instead of `posix_spawn`. Measured here: `fork` copies the page
+//! tables of the parent, so a spawn round trip went from 1.3 ms to 4 ms once the test
+//! process had grown (after one panic under `RUST_BACKTRACE=1` loaded the debug info),
+//! while `posix_spawn` stays near 1 ms whatever the parent's size. Opening by path has
+//! the same conditions as a [`SharedMemory`](super::shm::SharedMemory) token: the
+//! parent is alive (it is waiting) and of the same user.
+//!
 //! # The worker side
-//! Before running the task the entry ignores `SIGPIPE` (as std's `main` does), removes
-//! [`TASK_VAR`] and [`RESULT_FD_VAR`] from its environment (a task may spawn workers of
-//! its own; [`PARENT_VAR`] stays, inherited by anything the task starts, as a marker)
-//! and makes the result pipe close-on-exec again. The task runs under `catch_unwind`;
-//! its return value or panic message is written to the result pipe; then stdout is
-//! flushed and the process leaves with `_exit(0)`, running no `atexit` handler or
-//! destructor that another thread of student code could block. Std's `main`-only setup
-//! (the stack-overflow handler, naming the main thread) has not run in a worker: a
-//! stack overflow there is a plain `SIGSEGV`.
+//! Before running the task the entry ignores `SIGPIPE` (as std's `main` does), opens
+//! the result file, and removes [`TASK_VAR`] and [`RESULT_VAR`] from its environment
+//! (a task may spawn workers of its own; [`PARENT_VAR`] stays, inherited by anything
+//! the task starts, as a marker). The task runs under `catch_unwind`; its return value
+//! or panic message is written to the result file; then stdout is flushed and the
+//! process leaves with `_exit(0)`, running no `atexit` handler or destructor that
+//! another thread of student code could block. Std's `main`-only setup (the
+//! stack-overflow handler, naming the main thread) has not run in a worker: a stack
+//! overflow there is a plain `SIGSEGV`. In a binary built with `panic = "abort"` a
+//! panicking task is reported as crashed by `SIGABRT` (its message is on stderr).
 
 use std::any::Any;
 use std::ffi::{CString, OsString};
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::Command;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -81,16 +96,17 @@ use super::TaskError;
 
 /// Names the task a worker process runs; set only in workers.
 pub const TASK_VAR: &str = "RACECOURSE_WORKER";
-/// The number of the fd a worker writes its result to.
-pub const RESULT_FD_VAR: &str = "RACECOURSE_RESULT_FD";
+/// The path of the file a worker writes its result to (`/proc/<pid>/fd/<fd>`).
+pub const RESULT_VAR: &str = "RACECOURSE_RESULT";
 /// The pid of the process that spawned the worker: a marker to find leftovers by.
 pub const PARENT_VAR: &str = "RACECOURSE_PARENT";
 
 /// Results larger than this are refused (a task returning megabytes is a bug).
-const MAX_RESULT: usize = 64 * 1024 * 1024;
+const MAX_RESULT: u64 = 64 * 1024 * 1024;
 
-/// How long to wait for the result pipe to close once the worker has exited.
-const RESULT_GRACE: Duration = Duration::from_secs(1);
+/// The exit code of a worker that could not open its result file (it says why on
+/// stderr).
+const EXIT_NO_RESULT_FILE: i32 = 121;
 
 /// The signature of a task: arguments in, result or error message out.
 pub type TaskFn = fn(&[u8]) -> Result<Vec<u8>, String>;
@@ -227,18 +243,15 @@ extern "C" fn entry() {
     let Some(name) = std::env::var_os(TASK_VAR) else {
         return;
     };
-    // Without a result fd this is not a worker we spawned, just a stray variable in
+    // Without a result file this is not a worker we spawned, just a stray variable in
     // someone's environment: carry on as a normal program.
-    let Some(fd) = std::env::var(RESULT_FD_VAR)
-        .ok()
-        .and_then(|v| v.parse::<RawFd>().ok())
-    else {
+    let Some(result) = std::env::var_os(RESULT_VAR) else {
         return;
     };
-    worker_main(name, fd)
+    worker_main(name, result)
 }
 
-/// What a worker reports on its result pipe.
+/// What a worker reports in its result file.
 #[derive(Debug, Serialize, Deserialize)]
 enum Report {
     Returned(Vec<u8>),
@@ -247,20 +260,28 @@ enum Report {
     UnknownTask(String),
 }
 
-fn worker_main(name: OsString, fd: RawFd) -> ! {
+fn worker_main(name: OsString, result: OsString) -> ! {
     // SAFETY: setting a disposition to SIG_IGN installs no handler; std's `main` does
     // the same, so student code sees EPIPE rather than dying of SIGPIPE.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    for var in [TASK_VAR, RESULT_FD_VAR] {
+    // std opens files close-on-exec: the task's own children do not inherit it.
+    let mut out = match std::fs::OpenOptions::new().write(true).open(&result) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!(
+                "racecourse worker: cannot open the result file {}: {e}",
+                result.to_string_lossy()
+            );
+            // SAFETY: `_exit` only ends the process.
+            unsafe { libc::_exit(EXIT_NO_RESULT_FILE) }
+        }
+    };
+    for var in [TASK_VAR, RESULT_VAR] {
         let var = CString::new(var).expect("no NUL in the variable names");
         // SAFETY: constructors run before `main` on the only thread there is, so
         // nothing reads the environment concurrently.
         unsafe { libc::unsetenv(var.as_ptr()) };
     }
-    // SAFETY: the parent handed this fd over for us alone; we own it from here on.
-    let mut out = unsafe { std::fs::File::from_raw_fd(fd) };
-    // SAFETY: F_SETFD on an fd we own; keeps it from leaking into the task's children.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
 
     let mut args = Vec::new();
     let report = match io::stdin().read_to_end(&mut args) {
@@ -340,8 +361,8 @@ impl WorkerOptions {
 pub struct Worker {
     task: &'static Task,
     child: Supervised,
-    /// Receives what the worker wrote to its result pipe, at end of file.
-    result: mpsc::Receiver<io::Result<Vec<u8>>>,
+    /// The worker's result file (a memfd); read once the worker is dead.
+    result: File,
     started: Instant,
 }
 
@@ -384,15 +405,21 @@ pub fn spawn_with(
             None,
         ));
     }
-    if std::env::var_os(TASK_VAR).is_some() {
+    // Only `spawn` sets RESULT_VAR, and a worker's entry removes it: if it is still
+    // here, this is a worker whose entry did not run (the program's own `main` is
+    // running instead). Refusing keeps that from recursing.
+    if std::env::var_os(RESULT_VAR).is_some() {
         return Err(harness(
-            "this process has RACECOURSE_WORKER set but is not running as a worker",
+            "this process was started as a worker but its worker entry did not run",
             None,
         ));
     }
-    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| harness("creating the result pipe", Some(e.into())))?;
-    let write_fd = write.as_raw_fd();
+    let result = nix::sys::memfd::memfd_create(
+        c"racecourse-result",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| harness("creating the result file", Some(e.into())))?;
+    let result_path = format!("/proc/{}/fd/{}", std::process::id(), result.as_raw_fd());
 
     // `/proc/self/exe` rather than `current_exe()`: it names the running binary even
     // if cargo has rebuilt or deleted the file since.
@@ -404,21 +431,10 @@ pub fn spawn_with(
                 .unwrap_or_else(|| "racecourse-worker".into()),
         )
         .env(TASK_VAR, task.name)
-        .env(RESULT_FD_VAR, write_fd.to_string())
+        .env(RESULT_VAR, result_path)
         .env(PARENT_VAR, std::process::id().to_string());
     for (key, value) in &options.env {
         command.env(key, value);
-    }
-    // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
-    // which is async-signal-safe; it clears close-on-exec on the child's copy of the
-    // result pipe, the one fd we hand over on purpose.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::fcntl(write_fd, libc::F_SETFD, 0) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
     let child = Supervised::spawn_with(
         &mut command,
@@ -427,46 +443,25 @@ pub fn spawn_with(
             .capture_limit(options.capture_limit),
     )
     .map_err(|e| harness("spawning the worker process", Some(e)))?;
-    let started = Instant::now();
-    // Our copy of the write end must go, or the read end never sees end of file.
-    drop(write);
-    let result = read_result(read).map_err(|e| harness("starting the result reader", Some(e)))?;
     Ok(Worker {
         task,
         child,
-        result,
-        started,
+        result: File::from(result),
+        started: Instant::now(),
     })
 }
 
-/// Reads the result pipe to end of file on a thread.
-fn read_result(read: OwnedFd) -> io::Result<mpsc::Receiver<io::Result<Vec<u8>>>> {
-    let (tx, rx) = mpsc::channel();
-    thread::Builder::new()
-        .name("racecourse-result".into())
-        .spawn(move || {
-            let mut pipe = std::fs::File::from(read);
-            let mut bytes = Vec::new();
-            let mut buf = vec![0; 64 * 1024];
-            let mut too_large = false;
-            let outcome = loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) => break Ok(()),
-                    Ok(n) if bytes.len() + n > MAX_RESULT => too_large = true,
-                    Ok(n) => bytes.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
-            };
-            let _ = tx.send(match outcome {
-                Ok(()) if too_large => Err(io::Error::other(format!(
-                    "the result is larger than {MAX_RESULT} bytes"
-                ))),
-                Ok(()) => Ok(bytes),
-                Err(e) => Err(e),
-            });
-        })?;
-    Ok(rx)
+/// Reads a dead worker's result file.
+fn read_result(file: &File) -> io::Result<Vec<u8>> {
+    let len = file.metadata()?.len();
+    if len > MAX_RESULT {
+        return Err(io::Error::other(format!(
+            "the result is {len} bytes, more than the {MAX_RESULT} allowed"
+        )));
+    }
+    let mut bytes = vec![0; len as usize];
+    file.read_exact_at(&mut bytes, 0)?;
+    Ok(bytes)
 }
 
 impl Worker {
@@ -506,11 +501,9 @@ impl Worker {
             ChildStatus::TimedOut => Err(TaskError::timed_out(
                 deadline.saturating_duration_since(started),
             )),
-            ChildStatus::Exited(0) => match result.recv_timeout(RESULT_GRACE) {
-                Ok(Ok(bytes)) if bytes.is_empty() => {
-                    Err(TaskError::crashed(ChildStatus::Exited(0)))
-                }
-                Ok(Ok(bytes)) => match serde_json::from_slice::<Report>(&bytes) {
+            ChildStatus::Exited(0) => match read_result(&result) {
+                Ok(bytes) if bytes.is_empty() => Err(TaskError::crashed(ChildStatus::Exited(0))),
+                Ok(bytes) => match serde_json::from_slice::<Report>(&bytes) {
                     Ok(Report::Returned(value)) => Ok(value),
                     Ok(Report::Failed(message)) => Err(TaskError::failed(message)),
                     Ok(Report::Panicked(message)) => Err(TaskError::panicked(message)),
@@ -523,11 +516,7 @@ impl Worker {
                         Some(e.into()),
                     )),
                 },
-                Ok(Err(e)) => Err(TaskError::harness("reading the worker's report", Some(e))),
-                Err(_) => Err(TaskError::harness(
-                    "the result pipe stayed open after the worker exited",
-                    None,
-                )),
+                Err(e) => Err(TaskError::harness("reading the worker's report", Some(e))),
             },
             status => Err(TaskError::crashed(status)),
         };
