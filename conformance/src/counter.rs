@@ -199,6 +199,7 @@ pub fn check_shuttle<C: Counter>(property: Property) -> Result<(), Finding> {
 pub fn check_loom<C: Counter>(property: Property) -> Result<(), Finding> {
     let (threads, each) = property.shape(Runtime::Loom);
     let probe = property == Property::MutualExclusion;
+    crate::isolate::note(&scenario(property, Runtime::Loom), None);
     let result = loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
         let (total, most) = on_loom::run_increments::<C>(threads, each, probe)?;
         judge(property, threads, each, total, most)

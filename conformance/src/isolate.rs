@@ -32,9 +32,39 @@ pub const DEADLINE_ENV: &str = "RACECOURSE_DEADLINE_SECS";
 /// The deadline of one isolated check unless `RACECOURSE_DEADLINE_SECS` says otherwise.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
-#[derive(Serialize, Deserialize)]
+/// What a child leaves in its result file: a verdict when it finished, or, while it
+/// runs, what it is exploring, so that a child that dies (loom aborts on a deadlock)
+/// still yields a precise report.
+#[derive(Default, Serialize, Deserialize)]
 struct Written {
-    verdict: Result<(), (Found, String)>,
+    verdict: Option<Result<(), (Found, String)>>,
+    running: Option<Note>,
+}
+
+/// What a check is doing, noted before a step that may kill the process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Note {
+    /// The scenario being explored.
+    pub scenario: String,
+    /// What a deadlock means in this scenario, in the student's terms, if it means
+    /// more than "the threads deadlocked".
+    pub on_deadlock: Option<Violation>,
+}
+
+/// In a child, records what the check is about to explore; elsewhere does nothing.
+pub fn note(scenario: &str, on_deadlock: Option<Violation>) {
+    let Some(path) = std::env::var_os(RESULT_ENV) else {
+        return;
+    };
+    let written = Written {
+        verdict: None,
+        running: Some(Note {
+            scenario: scenario.to_string(),
+            on_deadlock,
+        }),
+    };
+    let text = serde_json::to_string(&written).expect("a note serializes");
+    let _ = std::fs::write(path, text);
 }
 
 /// Whether this process is a child started to run one cell.
@@ -95,7 +125,11 @@ fn run_cell(
         }
         let verdict = check();
         if let Some(path) = std::env::var_os(RESULT_ENV) {
-            let text = serde_json::to_string(&Written { verdict }).expect("a verdict serializes");
+            let written = Written {
+                verdict: Some(verdict),
+                running: None,
+            };
+            let text = serde_json::to_string(&written).expect("a verdict serializes");
             if let Err(e) = std::fs::write(&path, text) {
                 eprintln!("racecourse: cannot write the verdict to {path:?}: {e}");
                 std::process::exit(3);
@@ -124,13 +158,22 @@ fn result_path() -> PathBuf {
 }
 
 fn harness_failure(test: &str, violation: Violation) -> Finding {
+    died(test, violation, None)
+}
+
+fn died(test: &str, violation: Violation, note: Option<Note>) -> Finding {
+    let scenario = note
+        .map(|n| n.scenario)
+        .unwrap_or_else(|| "unknown: the check died before naming one".to_string());
     (
         Found {
             violation,
-            schedule: format!("isolated run of {test}"),
+            schedule: format!(
+                "isolated run of {test}; the checker process died, rerun the test to replay"
+            ),
             replay_env: Vec::new(),
         },
-        "see the test's scenario".to_string(),
+        scenario,
     )
 }
 
@@ -169,17 +212,24 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
     let outcome = child.wait_deadline(deadline);
     let written = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
+    let mut note = None;
     if let Ok(text) = written {
-        return match serde_json::from_str::<Written>(&text) {
-            Ok(w) => w.verdict,
-            Err(e) => Err(harness_failure(
-                test,
-                Violation::new(
-                    "a readable verdict from the child",
-                    format!("it wrote {text:?} ({e})"),
-                ),
-            )),
-        };
+        match serde_json::from_str::<Written>(&text) {
+            Ok(Written {
+                verdict: Some(verdict),
+                ..
+            }) => return verdict,
+            Ok(Written { running, .. }) => note = running,
+            Err(e) => {
+                return Err(harness_failure(
+                    test,
+                    Violation::new(
+                        "a readable verdict from the child",
+                        format!("it wrote {text:?} ({e})"),
+                    ),
+                ))
+            }
+        }
     }
     let stderr = outcome.stderr.to_string_lossy();
     let panic_line = stderr
@@ -207,10 +257,13 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
                 ChildStatus::TimedOut => unreachable!(),
             };
             if stderr.to_lowercase().contains("deadlock") {
-                Violation::new(
-                    "every thread to make progress",
-                    format!("the threads deadlocked (the checker process {how})"),
-                )
+                match note.as_ref().and_then(|n| n.on_deadlock.clone()) {
+                    Some(meaning) => meaning,
+                    None => Violation::new(
+                        "every thread to make progress",
+                        format!("the threads deadlocked: every thread was blocked (the checker process {how})"),
+                    ),
+                }
             } else {
                 Violation::new(
                     described.expected,
@@ -219,5 +272,5 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
             }
         }
     };
-    Err(harness_failure(test, violation))
+    Err(died(test, violation, note))
 }

@@ -96,10 +96,11 @@ impl Matrix {
                     "  {:20} REJECTED: expected {}\n",
                     cell.property, found.violation.expected
                 )),
-                Err((found, _)) => out.push_str(&format!(
-                    "  {:20} REJECTED: {}\n",
+                Err((found, scenario)) => out.push_str(&format!(
+                    "  {:20} REJECTED: {}\n  {:20}   scenario: {scenario}\n",
                     cell.property,
-                    found.violation.seen.lines().next().unwrap_or("")
+                    found.violation.seen.lines().next().unwrap_or(""),
+                    ""
                 )),
             }
         }

@@ -589,12 +589,17 @@ pub fn loom_scenarios() -> Vec<(Scenario, loom_rt::Bounds)> {
     ]
 }
 
+/// What a deadlock of the progress probe means.
+fn not_concurrent() -> Violation {
+    Violation::new(
+        "the adder and the remover to run at the same time",
+        "the adder's first add waited for a remove that never came (or the remover's last remove for an add): the program must start both threads before joining either",
+    )
+}
+
 fn program_violation(v: Violation) -> Violation {
     if v.seen.contains("deadlock") {
-        Violation::new(
-            "the adder and the remover to run at the same time",
-            "the adder's first add waited for a remove that never came (or the remover's last remove for an add): the program must start both threads before joining either",
-        )
+        not_concurrent()
     } else {
         v
     }
@@ -790,6 +795,7 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
         }
         _ => {
             for (scenario, bounds) in loom_scenarios() {
+                crate::isolate::note(&scenario.to_string(), None);
                 let s = scenario.clone();
                 loom_rt::explore(bounds, move || {
                     judge(property, order, &on_loom::run_scenario::<L>(&s)?)

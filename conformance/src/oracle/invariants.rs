@@ -94,8 +94,8 @@ pub fn conservation(added: &[u32], removed: &[u32], remaining: &[u32]) -> Result
     let others = wrong.count();
     if others > 0 {
         seen.push_str(&format!(
-            " (and {others} other item{} also do not add up)",
-            if others == 1 { "" } else { "s" }
+            " (and {others} other {} not add up)",
+            if others == 1 { "item does" } else { "items do" }
         ));
     }
     Err(Violation::new(
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(
             violation.to_string(),
             "expected each added item to be either removed or left in the list, exactly once, \
-             but item 1 was removed twice (and 2 other items also do not add up)"
+             but item 1 was removed twice (and 2 other items do not add up)"
         );
     }
 
