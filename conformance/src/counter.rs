@@ -155,14 +155,13 @@ racecourse_spec::runtimes! {
 
 fn scenario(property: Property, runtime: Runtime) -> String {
     let (threads, each) = property.shape(runtime);
-    format!(
-        "{threads} threads x {each} increments{}",
-        if property == Property::MutualExclusion {
-            " through with_lock, yielding inside"
-        } else {
-            ""
-        }
-    )
+    let increments = if each == 1 { "increment" } else { "increments" };
+    let how = if property == Property::MutualExclusion {
+        " through with_lock, yielding inside"
+    } else {
+        ""
+    };
+    format!("{threads} threads x {each} {increments}{how}")
 }
 
 fn with_scenario(

@@ -766,6 +766,9 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
     let order = L::ORDER;
     match property {
         Property::ConcurrentProgram => {
+            // loom aborts the process on a deadlock: say first what one would mean.
+            let scenario = format!("the exercise program, k = {PROGRAM_K}");
+            crate::isolate::note(&scenario, Some(not_concurrent()));
             loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, || on_loom::run_gated::<L, P>()).map_err(
                 |f| {
                     (
@@ -779,8 +782,9 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
             )
         }
         Property::Census => {
-            let (census, result) = census_loom::<L, P>();
             let scenario = format!("the exercise program, k = {PROGRAM_K}");
+            crate::isolate::note(&scenario, None);
+            let (census, result) = census_loom::<L, P>();
             result.map_err(|f| (f, scenario.clone()))?;
             census.verdict().map_err(|violation| {
                 (
