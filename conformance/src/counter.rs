@@ -65,13 +65,11 @@ impl Property {
         }
     }
 
-    /// Threads and increments per thread on `runtime`.
+    /// Threads and increments per thread under loom (std and shuttle draw theirs).
     fn shape(self, runtime: Runtime) -> (usize, usize) {
         match (self, runtime) {
             (Property::SevenThreads, _) => (7, 1),
-            (_, Runtime::Loom) => (2, 2),
-            (_, Runtime::Shuttle) => (3, 3),
-            _ => (4, 1000),
+            _ => (2, 2),
         }
     }
 }
@@ -155,13 +153,7 @@ racecourse_spec::runtimes! {
 
 fn scenario(property: Property, runtime: Runtime) -> String {
     let (threads, each) = property.shape(runtime);
-    let increments = if each == 1 { "increment" } else { "increments" };
-    let how = if property == Property::MutualExclusion {
-        " through with_lock, yielding inside"
-    } else {
-        ""
-    };
-    format!("{threads} threads x {each} {increments}{how}")
+    format!("{}{}", Shape { threads, each }, suffix(property))
 }
 
 fn with_scenario(
@@ -172,26 +164,87 @@ fn with_scenario(
     result.map_err(|f| (f, scenario(property, runtime)))
 }
 
-/// Checks `property` of `C` on std threads.
-pub fn check_std<C: Counter>(property: Property) -> Result<(), Finding> {
-    let (threads, each) = property.shape(Runtime::Std);
-    let probe = property == Property::MutualExclusion;
-    let result = std_rt::explore(std_rt::Trials::DEFAULT, move || {
-        let (total, most) = on_std::run_increments::<C>(threads, each, probe)?;
-        judge(property, threads, each, total, most)
-    });
-    with_scenario(property, Runtime::Std, result)
+/// How many threads, each incrementing how many times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Threads started.
+    pub threads: usize,
+    /// Increments per thread.
+    pub each: usize,
 }
 
-/// Checks `property` of `C` under shuttle.
-pub fn check_shuttle<C: Counter>(property: Property) -> Result<(), Finding> {
-    let (threads, each) = property.shape(Runtime::Shuttle);
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let increments = if self.each == 1 {
+            "increment"
+        } else {
+            "increments"
+        };
+        write!(f, "{} threads x {} {increments}", self.threads, self.each)
+    }
+}
+
+/// The shapes a property is checked on: the course's 7 x 1 for `seven_threads`,
+/// otherwise drawn by proptest from `threads` x `each` (fixed seed, shrunk on failure).
+fn shapes(
+    property: Property,
+    threads: std::ops::RangeInclusive<usize>,
+    each: std::ops::RangeInclusive<usize>,
+) -> proptest::strategy::BoxedStrategy<Shape> {
+    use proptest::strategy::{Just, Strategy};
+    match property {
+        Property::SevenThreads => Just(Shape {
+            threads: 7,
+            each: 1,
+        })
+        .boxed(),
+        _ => (threads, each)
+            .prop_map(|(threads, each)| Shape { threads, each })
+            .boxed(),
+    }
+}
+
+fn suffix(property: Property) -> &'static str {
+    if property == Property::MutualExclusion {
+        ", through with_lock, yielding inside"
+    } else {
+        ""
+    }
+}
+
+/// Checks `property` of `C` on std threads: 6 drawn shapes of up to 8 threads x 400
+/// increments, 5 trials each.
+pub fn check_std<C: Counter>(property: Property) -> Result<(), Finding> {
     let probe = property == Property::MutualExclusion;
-    let result = shuttle_rt::explore(shuttle_rt::Budget::DEFAULT, move || {
-        let (total, most) = on_shuttle::run_increments::<C>(threads, each, probe)?;
-        judge(property, threads, each, total, most)
-    });
-    with_scenario(property, Runtime::Shuttle, result)
+    let trials = std_rt::Trials {
+        count: 5,
+        ..std_rt::Trials::DEFAULT
+    };
+    crate::runner::drawn(shapes(property, 2..=8, 1..=400), 6, |shape| {
+        std_rt::explore(trials, move || {
+            let (total, most) = on_std::run_increments::<C>(shape.threads, shape.each, probe)?;
+            judge(property, shape.threads, shape.each, total, most)
+        })
+    })
+    .map_err(|(found, shape)| (found, format!("{shape}{}", suffix(property))))
+}
+
+/// Checks `property` of `C` under shuttle: 8 drawn shapes of up to 4 threads x 3
+/// increments, 25 random and 25 PCT iterations each.
+pub fn check_shuttle<C: Counter>(property: Property) -> Result<(), Finding> {
+    let probe = property == Property::MutualExclusion;
+    let budget = shuttle_rt::Budget {
+        random: 25,
+        pct: 25,
+        base_seed: 0,
+    };
+    crate::runner::drawn(shapes(property, 2..=4, 1..=3), 8, |shape| {
+        shuttle_rt::explore(budget, move || {
+            let (total, most) = on_shuttle::run_increments::<C>(shape.threads, shape.each, probe)?;
+            judge(property, shape.threads, shape.each, total, most)
+        })
+    })
+    .map_err(|(found, shape)| (found, format!("{shape}{}", suffix(property))))
 }
 
 /// Checks `property` of `C` under loom (two threads, exhaustive).

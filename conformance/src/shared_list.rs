@@ -18,7 +18,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestError, TestRunner};
 use racecourse_spec::shared_list::{AdderRemover, RemovalOrder, SharedList};
 
 use crate::oracle::invariants;
@@ -659,64 +658,14 @@ where
     events
 }
 
-/// proptest configuration with a fixed seed: every run draws the same scenarios.
-fn proptest_config(cases: u32) -> Config {
-    Config {
-        cases,
-        rng_seed: RngSeed::Fixed(0x5ace_c0de),
-        failure_persistence: None,
-        max_shrink_iters: 256,
-        ..Config::default()
-    }
-}
-
-/// Draws scenarios with proptest and explores each with `explore`; on failure,
-/// proptest shrinks the scenario and the report carries the minimal one.
-fn drawn<S, E>(strategy: S, cases: u32, explore: E) -> Result<(), (Found, String)>
-where
-    S: Strategy<Value = Scenario>,
-    E: Fn(Scenario) -> Result<(), Found>,
-{
-    let last = std::cell::RefCell::new(None::<Found>);
-    let mut runner = TestRunner::new(proptest_config(cases));
-    let result = runner.run(&strategy, |scenario| {
-        explore(scenario).map_err(|found| {
-            let message = found.violation.to_string();
-            *last.borrow_mut() = Some(found);
-            TestCaseError::fail(message)
-        })
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(TestError::Fail(_, minimal)) => {
-            let found = last
-                .into_inner()
-                .expect("a failing case records what it found");
-            Err((found, minimal.to_string()))
-        }
-        Err(TestError::Abort(reason)) => Err((
-            Found {
-                violation: Violation::new(
-                    "scenarios to run",
-                    format!("proptest aborted: {reason}"),
-                ),
-                schedule: "proptest, fixed seed".to_string(),
-                replay_env: Vec::new(),
-            },
-            "none".to_string(),
-        )),
-    }
-}
-
-/// A failure before it is placed in a test: what was found and on which scenario.
-pub type Finding = (Found, String);
+pub use crate::runner::Finding;
 
 /// Checks `property` of `L` (with program `P`) on std threads.
 pub fn check_std<L: SharedList, P: AdderRemover + 'static>(
     property: Property,
 ) -> Result<(), Finding> {
     let order = L::ORDER;
-    drawn(Scenario::strategy(2..=4, 1..=12), 8, |scenario| {
+    crate::runner::drawn(Scenario::strategy(2..=4, 1..=12), 8, |scenario| {
         std_rt::explore(
             std_rt::Trials {
                 count: 10,
@@ -746,7 +695,7 @@ pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(
             )
         }),
         Property::Census => unreachable!("the census runs under loom"),
-        _ => drawn(Scenario::strategy(2..=3, 1..=4), 24, |scenario| {
+        _ => crate::runner::drawn(Scenario::strategy(2..=3, 1..=4), 24, |scenario| {
             let budget = shuttle_rt::Budget {
                 random: 50,
                 pct: 50,

@@ -20,6 +20,9 @@ pub mod std_rt;
 use std::any::Any;
 use std::fmt;
 
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+
 use crate::report::Violation;
 
 /// Where a thread implementation runs, or `Process` for real OS processes.
@@ -66,6 +69,60 @@ pub struct Found {
 
 /// One run of a scenario, judged: `Err` when the contract was broken.
 pub type Check = dyn Fn() -> Result<(), Violation> + Send + Sync + 'static;
+
+/// A failure before it is placed in a test: what was found, and the minimal scenario
+/// that shows it, as text.
+pub type Finding = (Found, String);
+
+/// proptest configuration with a fixed seed: every run draws the same scenarios.
+fn proptest_config(cases: u32) -> Config {
+    Config {
+        cases,
+        rng_seed: RngSeed::Fixed(0x5ace_c0de),
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    }
+}
+
+/// Draws scenarios (any displayable value) with proptest and explores each with `explore`; on failure,
+/// proptest shrinks the scenario and the report carries the minimal one.
+pub fn drawn<S, E>(strategy: S, cases: u32, explore: E) -> Result<(), Finding>
+where
+    S: Strategy,
+    S::Value: std::fmt::Display,
+    E: Fn(S::Value) -> Result<(), Found>,
+{
+    let last = std::cell::RefCell::new(None::<Found>);
+    let mut runner = TestRunner::new(proptest_config(cases));
+    let result = runner.run(&strategy, |scenario| {
+        explore(scenario).map_err(|found| {
+            let message = found.violation.to_string();
+            *last.borrow_mut() = Some(found);
+            TestCaseError::fail(message)
+        })
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TestError::Fail(_, minimal)) => {
+            let found = last
+                .into_inner()
+                .expect("a failing case records what it found");
+            Err((found, minimal.to_string()))
+        }
+        Err(TestError::Abort(reason)) => Err((
+            Found {
+                violation: Violation::new(
+                    "scenarios to run",
+                    format!("proptest aborted: {reason}"),
+                ),
+                schedule: "proptest, fixed seed".to_string(),
+                replay_env: Vec::new(),
+            },
+            "none".to_string(),
+        )),
+    }
+}
 
 /// Turns a caught panic into a violation, keeping a [`Violation`] payload as it is.
 pub(crate) fn violation_from_panic(payload: Box<dyn Any + Send>) -> Violation {
