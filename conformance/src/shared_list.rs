@@ -139,6 +139,39 @@ impl Scenario {
         Scenario { threads }
     }
 
+    /// Parses a scenario in the form [`Display`](fmt::Display) prints:
+    /// `thread 0: add(1), remove(); thread 1: snapshot()`.
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let mut threads = Vec::new();
+        for (i, part) in text.split(';').enumerate() {
+            let (head, ops) = part
+                .split_once(':')
+                .ok_or_else(|| format!("expected `thread {i}: ..` in {part:?}"))?;
+            if head.trim() != format!("thread {i}") {
+                return Err(format!("expected `thread {i}`, found {:?}", head.trim()));
+            }
+            let ops = ops
+                .split(',')
+                .map(|op| match op.trim() {
+                    "remove()" => Ok(ListOp::Remove),
+                    "snapshot()" => Ok(ListOp::Snapshot),
+                    other => other
+                        .strip_prefix("add(")
+                        .and_then(|rest| rest.strip_suffix(')'))
+                        .and_then(|x| x.parse().ok())
+                        .map(ListOp::Add)
+                        .ok_or_else(|| {
+                            format!(
+                                "unknown operation {other:?}: use add(n), remove() or snapshot()"
+                            )
+                        }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            threads.push(ops);
+        }
+        Ok(Scenario { threads })
+    }
+
     fn strategy(
         threads: std::ops::RangeInclusive<usize>,
         ops: std::ops::RangeInclusive<usize>,
@@ -559,6 +592,36 @@ racecourse_spec::runtimes! {
     }
 }
 
+/// The committed regression scenarios (`conformance/regressions/shared_list.txt`):
+/// minimal scenarios that exposed real bugs, checked before any drawn scenario.
+pub fn regressions() -> Vec<Scenario> {
+    include_str!("../regressions/shared_list.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            Scenario::parse(line)
+                .unwrap_or_else(|e| panic!("regressions/shared_list.txt: {e} (in {line:?})"))
+        })
+        .collect()
+}
+
+/// Explores the regression scenarios, then `cases` drawn ones, with `explore`.
+fn regressions_then_drawn<E>(
+    threads: std::ops::RangeInclusive<usize>,
+    ops: std::ops::RangeInclusive<usize>,
+    cases: u32,
+    explore: E,
+) -> Result<(), Finding>
+where
+    E: Fn(Scenario) -> Result<(), Found>,
+{
+    for scenario in regressions() {
+        explore(scenario.clone()).map_err(|found| (found, scenario.to_string()))?;
+    }
+    crate::runner::drawn(Scenario::strategy(threads, ops), cases, explore)
+}
+
 /// Scenarios explored exhaustively under loom: two threads of up to three operations,
 /// covering concurrent removers, adds racing removes, and LIFO/FIFO order.
 pub fn loom_scenarios() -> Vec<(Scenario, loom_rt::Bounds)> {
@@ -665,7 +728,7 @@ pub fn check_std<L: SharedList, P: AdderRemover + 'static>(
     property: Property,
 ) -> Result<(), Finding> {
     let order = L::ORDER;
-    crate::runner::drawn(Scenario::strategy(2..=4, 1..=12), 8, |scenario| {
+    regressions_then_drawn(2..=4, 1..=12, 8, |scenario| {
         std_rt::explore(
             std_rt::Trials {
                 count: 10,
@@ -695,7 +758,7 @@ pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(
             )
         }),
         Property::Census => unreachable!("the census runs under loom"),
-        _ => crate::runner::drawn(Scenario::strategy(2..=3, 1..=4), 24, |scenario| {
+        _ => regressions_then_drawn(2..=3, 1..=4, 24, |scenario| {
             let budget = shuttle_rt::Budget {
                 random: 50,
                 pct: 50,
@@ -835,5 +898,25 @@ pub fn mutants(runtime: Runtime) -> Vec<crate::kill_matrix::Mutant> {
         Runtime::Loom => mutants_on!(on_loom, check_loom, Runtime::Loom),
         Runtime::Shuttle => mutants_on!(on_shuttle, check_shuttle, Runtime::Shuttle),
         other => panic!("E4 mutants run under loom or shuttle, not {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_print_as_they_parse() {
+        for scenario in regressions() {
+            assert_eq!(Scenario::parse(&scenario.to_string()), Ok(scenario));
+        }
+    }
+
+    #[test]
+    fn a_bad_scenario_says_what_to_write() {
+        let e = Scenario::parse("thread 0: push(1)").unwrap_err();
+        assert!(e.contains("use add(n), remove() or snapshot()"), "{e}");
+        let e = Scenario::parse("thread 1: remove()").unwrap_err();
+        assert!(e.contains("expected `thread 0`"), "{e}");
     }
 }
