@@ -103,11 +103,33 @@ fn shm_counter_rows(rows: &mut Vec<Row>) {
     }
 }
 
+const USAGE: &str = "\
+usage: racecourse [EXERCISE...]
+
+Runs every property of the bundled reference implementations and prints a table of
+exercise / property / runtime / implementation / verdict. With EXERCISE names, runs
+only those (shared_list, counter, shm_counter). Exits 1 if any check fails.";
+
+const EXERCISES: [&str; 3] = ["shared_list", "counter", "shm_counter"];
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(bad) = args.iter().find(|a| !EXERCISES.contains(&a.as_str())) {
+        eprintln!(
+            "error: unknown exercise {bad:?}: choose from {} (or none, for all)\n\n{USAGE}",
+            EXERCISES.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let mut rows = Vec::new();
     shared_list_rows(&mut rows);
     counter_rows(&mut rows);
     shm_counter_rows(&mut rows);
+    rows.retain(|r| args.is_empty() || args.iter().any(|a| a == r.exercise));
 
     let in_child = isolate::in_child();
     if !in_child {
@@ -123,7 +145,8 @@ fn main() -> ExitCode {
             row.exercise, row.property, row.runtime, row.implementation
         );
         let start = Instant::now();
-        let verdict = isolate::cell_with_args("racecourse", &[], &cell, || (row.check)());
+        let child_args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let verdict = isolate::cell_with_args("racecourse", &child_args, &cell, || (row.check)());
         if in_child {
             continue;
         }
