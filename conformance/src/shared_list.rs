@@ -332,75 +332,150 @@ pub fn allowed_outcomes(order: RemovalOrder, k: u32) -> BTreeSet<Outcome> {
     out
 }
 
-/// The census of one implementation: each outcome reached, allowed or not.
-#[derive(Clone, Debug, Default)]
-pub struct Census {
-    /// Outcomes reached by some interleaving.
-    pub reached: BTreeSet<Outcome>,
-    /// Outcomes the model allows.
-    pub allowed: BTreeSet<Outcome>,
-    /// Programs whose calls were not the exercise's (wrong items, wrong count).
-    pub misbehaved: BTreeSet<String>,
+/// The census of the exercise program: each final outcome reached, allowed or not.
+pub type Census = crate::oracle::census::Census<Outcome>;
+
+/// What the program census asks of the program's calls.
+fn expected_calls() -> String {
+    format!("the adder to add 0..{PROGRAM_K} in order and the remover to remove {PROGRAM_K} times")
 }
 
-impl Census {
-    /// The snapshot text: one line per outcome, reached ones first.
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        for o in &self.reached {
-            let label = if self.allowed.contains(o) {
-                "allowed"
-            } else {
-                "FORBIDDEN"
-            };
-            s.push_str(&format!("reached      {label:9} {o}\n"));
-        }
-        for o in self.allowed.difference(&self.reached) {
-            s.push_str(&format!("not reached  allowed   {o}\n"));
-        }
-        for m in &self.misbehaved {
-            s.push_str(&format!("misbehaved   {m}\n"));
-        }
-        s
+fn record(census: &mut Census, log: &ProgramLog) {
+    let expected_adds: Vec<u32> = (0..PROGRAM_K).collect();
+    if log.added != expected_adds {
+        census
+            .misbehaved
+            .insert(format!("the adder added {:?}", log.added));
+    } else if log.removed.len() != PROGRAM_K as usize {
+        census.misbehaved.insert(format!(
+            "the remover called remove {} times",
+            log.removed.len()
+        ));
+    } else if let Some(remaining) = &log.remaining {
+        census.reached.insert(Outcome {
+            removed: log.removed.clone(),
+            remaining: remaining.clone(),
+        });
+    } else {
+        census
+            .misbehaved
+            .insert("the program never dropped its list".to_string());
     }
+}
 
-    /// A violation for the first forbidden outcome or misbehaviour, if any.
-    pub fn verdict(&self) -> Result<(), Violation> {
-        if let Some(m) = self.misbehaved.iter().next() {
-            return Err(Violation::new(
-                format!("the adder to add 0..{PROGRAM_K} in order and the remover to remove {PROGRAM_K} times"),
-                m.clone(),
-            ));
+/// The final outcome of one run of a scenario: what each thread's calls returned, in
+/// order, and the list at the end.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScenarioOutcome {
+    /// Per thread, what each call returned.
+    pub returns: Vec<Vec<ListRet>>,
+    /// The list after every thread was joined.
+    pub remaining: Vec<u32>,
+}
+
+impl fmt::Display for ScenarioOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, rets) in self.returns.iter().enumerate() {
+            let rets: Vec<String> = rets
+                .iter()
+                .map(|r| match r {
+                    ListRet::Added => "added".to_string(),
+                    ListRet::Removed(Some(x)) => x.to_string(),
+                    ListRet::Removed(None) => "none".to_string(),
+                    ListRet::Snapshot(items) => format!("{items:?}"),
+                })
+                .collect();
+            write!(f, "thread {i}: {}; ", rets.join(", "))?;
         }
-        if let Some(o) = self.reached.difference(&self.allowed).next() {
-            return Err(Violation::new(
-                "only outcomes the sequential model allows",
-                format!("an interleaving ended with {o}, which no sequential order produces"),
-            ));
-        }
-        Ok(())
+        write!(f, "remaining {:?}", self.remaining)
     }
+}
 
-    fn record(&mut self, log: &ProgramLog) {
-        let expected_adds: Vec<u32> = (0..PROGRAM_K).collect();
-        if log.added != expected_adds {
-            self.misbehaved
-                .insert(format!("the adder added {:?}", log.added));
-        } else if log.removed.len() != PROGRAM_K as usize {
-            self.misbehaved.insert(format!(
-                "the remover called remove {} times",
-                log.removed.len()
-            ));
-        } else if let Some(remaining) = &log.remaining {
-            self.reached.insert(Outcome {
-                removed: log.removed.clone(),
-                remaining: remaining.clone(),
+impl ScenarioOutcome {
+    fn of(scenario: &Scenario, run: &Run) -> ScenarioOutcome {
+        let mut returns = vec![Vec::new(); scenario.threads.len()];
+        for call in &run.history[..run.history.len() - 1] {
+            returns[call.thread].push(call.ret.clone());
+        }
+        ScenarioOutcome {
+            returns,
+            remaining: run.remaining(),
+        }
+    }
+}
+
+/// Every outcome of `scenario` that some interleaving of its threads' calls produces
+/// on a sequential list with removal order `order`.
+pub fn allowed_scenario_outcomes(
+    order: RemovalOrder,
+    scenario: &Scenario,
+) -> BTreeSet<ScenarioOutcome> {
+    use crate::oracle::linearizability::Model;
+    fn walk(
+        model: &ListModel,
+        scenario: &Scenario,
+        next: &mut Vec<usize>,
+        state: Vec<u32>,
+        returns: &mut Vec<Vec<ListRet>>,
+        out: &mut BTreeSet<ScenarioOutcome>,
+    ) {
+        let mut done = true;
+        for t in 0..scenario.threads.len() {
+            if let Some(op) = scenario.threads[t].get(next[t]) {
+                done = false;
+                let (after, ret) = model.step(&state, op);
+                next[t] += 1;
+                returns[t].push(ret);
+                walk(model, scenario, next, after, returns, out);
+                returns[t].pop();
+                next[t] -= 1;
+            }
+        }
+        if done {
+            out.insert(ScenarioOutcome {
+                returns: returns.clone(),
+                remaining: state,
             });
-        } else {
-            self.misbehaved
-                .insert("the program never dropped its list".to_string());
         }
     }
+    let model = ListModel { order };
+    let mut out = BTreeSet::new();
+    let mut next = vec![0; scenario.threads.len()];
+    let mut returns = vec![Vec::new(); scenario.threads.len()];
+    walk(
+        &model,
+        scenario,
+        &mut next,
+        model.init(),
+        &mut returns,
+        &mut out,
+    );
+    out
+}
+
+/// The census of one loom scenario: every outcome reached over every interleaving.
+pub fn scenario_census_loom<L: SharedList>(
+    scenario: &Scenario,
+    bounds: loom_rt::Bounds,
+) -> (
+    crate::oracle::census::Census<ScenarioOutcome>,
+    Result<(), Found>,
+) {
+    let census = Arc::new(Mutex::new(crate::oracle::census::Census::default()));
+    let sink = Arc::clone(&census);
+    let s = scenario.clone();
+    let result = loom_rt::explore(bounds, move || {
+        let run = on_loom::run_scenario::<L>(&s)?;
+        let outcome = ScenarioOutcome::of(&s, &run);
+        sink.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reached
+            .insert(outcome);
+        Ok(())
+    });
+    let mut census = census.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    census.allowed = allowed_scenario_outcomes(L::ORDER, scenario);
+    (census, result)
 }
 
 racecourse_spec::runtimes! {
@@ -686,10 +761,7 @@ where
     let (mut census, result) = census_of(|census| {
         loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
             let log = on_loom::run_program::<L, P>();
-            census
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record(&log);
+            record(&mut census.lock().unwrap_or_else(|p| p.into_inner()), &log);
             Ok(())
         })
     });
@@ -798,7 +870,7 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
             crate::isolate::note(&scenario, None);
             let (census, result) = census_loom::<L, P>();
             result.map_err(|f| (f, scenario.clone()))?;
-            census.verdict().map_err(|violation| {
+            census.verdict(&expected_calls()).map_err(|violation| {
                 (
                     Found {
                         violation,

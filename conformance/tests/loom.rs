@@ -32,6 +32,32 @@ fn shared_list_census_snapshots() {
     });
 }
 
+/// The outcomes of each loom scenario, over every interleaving, for both references.
+#[test]
+fn shared_list_scenario_census_snapshots() {
+    for (i, (scenario, bounds)) in e4::loom_scenarios().into_iter().enumerate() {
+        let (fifo, result) = e4::scenario_census_loom::<reference::Fifo>(&scenario, bounds);
+        result.expect("the fifo reference explores without failure");
+        fifo.verdict("the scenario's calls")
+            .expect("the fifo reference reaches only allowed outcomes");
+        let (lifo, result) = e4::scenario_census_loom::<reference::Lifo>(&scenario, bounds);
+        result.expect("the lifo reference explores without failure");
+        lifo.verdict("the scenario's calls")
+            .expect("the lifo reference reaches only allowed outcomes");
+        let n = i + 1;
+        common::snapshots().bind(|| {
+            insta::assert_snapshot!(
+                format!("shared_list__census__scenario_{n}__fifo"),
+                format!("scenario: {scenario}\n\n{}", fifo.render())
+            );
+            insta::assert_snapshot!(
+                format!("shared_list__census__scenario_{n}__lifo"),
+                format!("scenario: {scenario}\n\n{}", lifo.render())
+            );
+        });
+    }
+}
+
 #[test]
 fn kill_matrix() {
     let mut mutants = e4::mutants(Runtime::Loom);

@@ -401,7 +401,7 @@ fn placed_call<Op: fmt::Display, Ret: fmt::Display>(c: &Call<Op, Ret>) -> String
 }
 
 /// A call on a [`SharedList`](racecourse_spec::shared_list::SharedList).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ListOp {
     /// `add(x)`.
     Add(u32),
@@ -412,7 +412,7 @@ pub enum ListOp {
 }
 
 /// What a [`SharedList`](racecourse_spec::shared_list::SharedList) call returned.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ListRet {
     /// `add` returned (it returns nothing); displays as `()`.
     Added,

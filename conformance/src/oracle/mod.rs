@@ -1,4 +1,5 @@
 //! Oracles: judges of recorded histories and outcomes.
 
+pub mod census;
 pub mod invariants;
 pub mod linearizability;
