@@ -11,8 +11,8 @@ use std::sync::Arc;
 use racecourse_spec::counter::Counter;
 
 use crate::report::Violation;
+use crate::runner::Finding;
 use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Runtime};
-use crate::shared_list::Finding;
 
 /// The exercise's name in test names and reports.
 pub const EXERCISE: &str = "counter";

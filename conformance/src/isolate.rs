@@ -19,8 +19,8 @@ use racecourse_impl::process::child::{ChildStatus, Supervised};
 use serde::{Deserialize, Serialize};
 
 use crate::report::Violation;
+use crate::runner::Finding;
 use crate::runner::{describe_panic, Found};
-use crate::shared_list::Finding;
 
 /// Names the cell a child process must run.
 pub const CELL_ENV: &str = "RACECOURSE_CELL";

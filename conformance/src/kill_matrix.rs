@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::runner::Finding;
 use crate::runner::Runtime;
-use crate::shared_list::Finding;
 
 /// A wrong implementation and the properties that must reject it.
 #[derive(Clone, Copy, Debug)]

@@ -793,7 +793,7 @@ where
     events
 }
 
-pub use crate::runner::Finding;
+use crate::runner::Finding;
 
 /// Checks `property` of `L` (with program `P`) on std threads.
 pub fn check_std<L: SharedList, P: AdderRemover + 'static>(

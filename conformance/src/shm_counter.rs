@@ -20,8 +20,8 @@ use racecourse_impl::process::{TaskError, TaskErrorKind};
 use racecourse_spec::shm_counter::ShmCounter;
 
 use crate::report::Violation;
+use crate::runner::Finding;
 use crate::runner::{Found, Runtime};
-use crate::shared_list::Finding;
 
 #[doc(hidden)]
 pub use racecourse_impl::register_shm_counter_worker as __register_worker;

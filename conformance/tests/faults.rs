@@ -65,7 +65,7 @@ mod broken {
 
 use racecourse_impl::thread::shared_list::{on_loom, on_shuttle};
 
-fn seen(result: Result<(), racecourse::shared_list::Finding>) -> String {
+fn seen(result: Result<(), racecourse::runner::Finding>) -> String {
     let (found, _) = result.expect_err("the broken implementation must be rejected");
     found.violation.seen
 }

@@ -12,8 +12,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use racecourse::runner::Finding;
 use racecourse::runner::Runtime;
-use racecourse::shared_list::Finding;
 use racecourse::{counter, isolate, shared_list};
 use racecourse_impl::thread::counter as counters;
 use racecourse_impl::thread::shared_list as lists;
