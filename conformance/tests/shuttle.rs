@@ -45,3 +45,28 @@ fn kill_matrix() {
         });
     common::check_matrix("kill_matrix__shuttle", &matrix);
 }
+
+/// PCT alone must find a lost update: guards the runner against running PCT one
+/// scheduler per iteration, where every iteration is the same oldest-first schedule.
+#[test]
+fn pct_alone_finds_a_lost_update() {
+    use racecourse::counter::on_shuttle::run_increments;
+    use racecourse::mutants::counter::on_shuttle::LostUpdate;
+    use racecourse::runner::shuttle_rt::{explore, Budget};
+
+    let budget = Budget {
+        random: 0,
+        pct: 100,
+        base_seed: 0,
+    };
+    let found = explore(budget, || {
+        let (total, _) = run_increments::<LostUpdate>(2, 2, false)?;
+        if total == 4 {
+            Ok(())
+        } else {
+            Err(racecourse::report::Violation::new("4", total.to_string()))
+        }
+    })
+    .expect_err("PCT must find the lost update");
+    assert!(found.schedule.contains("PCT"), "{}", found.schedule);
+}

@@ -1,9 +1,13 @@
 //! shuttle: randomized and PCT schedule exploration with fixed seeds.
 //!
-//! Each iteration gets its own scheduler seeded with `base + i`, so a failure names the
-//! one seed that reproduces it. Half the budget goes to the uniformly random scheduler,
-//! half to PCT (probabilistic concurrency testing, depth 3), which finds ordering bugs
-//! of small depth with a known probability per iteration.
+//! The budget is split between the uniformly random scheduler (one scheduler per
+//! iteration, seeded `base + i`, so a failure names the one seed that replays it) and
+//! PCT (probabilistic concurrency testing, depth 3: one scheduler over the whole batch,
+//! seeded `base`), which finds ordering bugs of small depth with a known probability
+//! per iteration.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use shuttle::scheduler::{PctScheduler, RandomScheduler};
 use shuttle::{Config, FailurePersistence, MaxSteps, Runner};
@@ -47,53 +51,96 @@ fn config() -> Config {
 
 /// Explores `check` under shuttle and returns the first violation, with its seed.
 ///
+/// The random scheduler runs one iteration per seed, so a failure names the one seed
+/// that replays it. PCT runs as one scheduler over its whole batch: its first
+/// iteration only measures how many steps an execution takes (a plain oldest-first
+/// schedule), and later iterations place their priority changes within that length, so
+/// one PCT scheduler per iteration would repeat the same schedule. A PCT failure is
+/// replayed by rerunning the batch from its seed, which fails at the same iteration.
+///
 /// With `RACECOURSE_SHUTTLE_SEED` set (as `random:N` or `pct:N`), runs only that
-/// iteration: the replay of a reported failure.
+/// random iteration or that PCT batch: the replay of a reported failure.
 pub fn explore(
     budget: Budget,
     check: impl Fn() -> Result<(), Violation> + Send + Sync + 'static,
 ) -> Result<(), Found> {
-    let check = std::sync::Arc::new(check);
-    let run_one = |scheduler: &'static str, seed: u64| -> Result<(), Found> {
-        let check = std::sync::Arc::clone(&check);
+    let check = Arc::new(check);
+    let run = |scheduler: Scheduler, seed: u64, iterations: u64| -> Result<(), Found> {
+        let check = Arc::clone(&check);
+        let executions = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&executions);
         let body = move || {
+            counted.fetch_add(1, Ordering::Relaxed);
             if let Err(v) = check() {
                 std::panic::panic_any(v);
             }
         };
+        let iterations = iterations as usize;
         let outcome = catch(|| match scheduler {
-            "pct" => {
-                Runner::new(PctScheduler::new_from_seed(seed, PCT_DEPTH, 1), config()).run(body)
+            Scheduler::Pct => Runner::new(
+                PctScheduler::new_from_seed(seed, PCT_DEPTH, iterations),
+                config(),
+            )
+            .run(body),
+            Scheduler::Random => {
+                Runner::new(RandomScheduler::new_from_seed(seed, iterations), config()).run(body)
             }
-            _ => Runner::new(RandomScheduler::new_from_seed(seed, 1), config()).run(body),
         });
-        outcome.map(drop).map_err(|violation| Found {
-            violation,
-            schedule: format!("shuttle {scheduler} scheduler, seed {seed}"),
-            replay_env: vec![(
-                "RACECOURSE_SHUTTLE_SEED".to_string(),
-                format!("{scheduler}:{seed}"),
-            )],
+        outcome.map(drop).map_err(|violation| {
+            let n = executions.load(Ordering::Relaxed);
+            Found {
+                violation,
+                schedule: match scheduler {
+                    Scheduler::Random => format!("shuttle random scheduler, seed {seed}"),
+                    Scheduler::Pct => format!(
+                        "shuttle PCT scheduler (depth {PCT_DEPTH}), seed {seed}, iteration {n} of {iterations}"
+                    ),
+                },
+                replay_env: vec![(
+                    "RACECOURSE_SHUTTLE_SEED".to_string(),
+                    format!("{}:{seed}", scheduler.name()),
+                )],
+            }
         })
     };
     if let Some((scheduler, seed)) = replay_seed() {
-        return run_one(scheduler, seed);
+        let iterations = match scheduler {
+            Scheduler::Random => 1,
+            Scheduler::Pct => budget.pct.max(1),
+        };
+        return run(scheduler, seed, iterations);
     }
     for i in 0..budget.random {
-        run_one("random", budget.base_seed + i)?;
+        run(Scheduler::Random, budget.base_seed + i, 1)?;
     }
-    for i in 0..budget.pct {
-        run_one("pct", budget.base_seed + i)?;
+    if budget.pct > 0 {
+        run(Scheduler::Pct, budget.base_seed, budget.pct)?;
     }
     Ok(())
 }
 
-fn replay_seed() -> Option<(&'static str, u64)> {
+/// The two schedulers used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheduler {
+    Random,
+    Pct,
+}
+
+impl Scheduler {
+    fn name(self) -> &'static str {
+        match self {
+            Scheduler::Random => "random",
+            Scheduler::Pct => "pct",
+        }
+    }
+}
+
+fn replay_seed() -> Option<(Scheduler, u64)> {
     let value = std::env::var("RACECOURSE_SHUTTLE_SEED").ok()?;
     let (scheduler, seed) = value.split_once(':')?;
     let scheduler = match scheduler {
-        "pct" => "pct",
-        "random" => "random",
+        "pct" => Scheduler::Pct,
+        "random" => Scheduler::Random,
         _ => return None,
     };
     Some((scheduler, seed.parse().ok()?))
