@@ -952,14 +952,6 @@ macro_rules! mutants_on {
         // atomic there, so only loom (which tracks cells) is asked to catch it.
         all.into_iter()
             .filter(|m| $runtime == Runtime::Loom || m.name != "no_lock")
-            .map(|mut m| {
-                let checked = properties_on($runtime);
-                m.must_fail = match m.must_fail {
-                    f if f.iter().all(|p| checked.contains(p)) => f,
-                    _ => m.must_fail,
-                };
-                m
-            })
             .collect::<Vec<Mutant>>()
     }};
 }
