@@ -303,6 +303,12 @@ macro_rules! mutants_on {
             },
             Mutant {
                 exercise: EXERCISE,
+                name: "get_then_set",
+                must_fail: &["no_lost_update"],
+                check: |p| $check::<m::GetThenSet>(by_name(p)),
+            },
+            Mutant {
+                exercise: EXERCISE,
                 name: "striped",
                 must_fail: &["mutual_exclusion"],
                 check: |p| $check::<m::Striped>(by_name(p)),

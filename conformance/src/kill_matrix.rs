@@ -105,7 +105,57 @@ impl Matrix {
                 )),
             }
         }
+        out.push_str("\nrejected by this property alone:\n");
+        for (exercise, property) in self.properties() {
+            let only: Vec<&str> = self
+                .mutants()
+                .into_iter()
+                .filter(|&(e, m)| {
+                    let rejecting: Vec<&str> = self
+                        .cells
+                        .iter()
+                        .filter(|c| {
+                            (c.mutant.exercise, c.mutant.name) == (e, m) && c.verdict.is_err()
+                        })
+                        .map(|c| c.property)
+                        .collect();
+                    e == exercise && rejecting == [property]
+                })
+                .map(|(_, m)| m)
+                .collect();
+            let only = if only.is_empty() {
+                "-".to_string()
+            } else {
+                only.join(", ")
+            };
+            out.push_str(&format!(
+                "  {:36} {only}\n",
+                format!("{exercise}::{property}")
+            ));
+        }
         out
+    }
+
+    /// Every (exercise, property) checked here, in cell order.
+    fn properties(&self) -> Vec<(&'static str, &'static str)> {
+        let mut seen = Vec::new();
+        for c in &self.cells {
+            if !seen.contains(&(c.mutant.exercise, c.property)) {
+                seen.push((c.mutant.exercise, c.property));
+            }
+        }
+        seen
+    }
+
+    /// Every (exercise, mutant) checked here, in cell order.
+    fn mutants(&self) -> Vec<(&'static str, &'static str)> {
+        let mut seen = Vec::new();
+        for c in &self.cells {
+            if !seen.contains(&(c.mutant.exercise, c.mutant.name)) {
+                seen.push((c.mutant.exercise, c.mutant.name));
+            }
+        }
+        seen
     }
 
     /// Panics, naming them, if a mutant survived a property that must reject it or

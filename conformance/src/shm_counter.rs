@@ -149,6 +149,8 @@ pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
 racecourse_impl::register_shm_counter_worker!(static NO_LOCK: racecourse_impl::process::mutants::NoLock);
 racecourse_impl::register_shm_counter_worker!(static PRIVATE_MEMORY: racecourse_impl::process::mutants::PrivateMemory);
 racecourse_impl::register_shm_counter_worker!(static STD_MUTEX_IN_SHM: racecourse_impl::process::mutants::StdMutexInShm);
+racecourse_impl::register_shm_counter_worker!(static SHARED_LOCK_PRIVATE_COUNT: racecourse_impl::process::mutants::SharedLockPrivateCount);
+racecourse_impl::register_shm_counter_worker!(static ATOMIC_DELTA: racecourse_impl::process::mutants::AtomicDelta);
 
 /// The process mutants of the shared counter.
 pub fn mutants() -> Vec<crate::kill_matrix::Mutant> {
@@ -165,6 +167,18 @@ pub fn mutants() -> Vec<crate::kill_matrix::Mutant> {
             name: "private_memory",
             must_fail: &["total"],
             check: |p| check(&PRIVATE_MEMORY, by_name(p)),
+        },
+        Mutant {
+            exercise: EXERCISE,
+            name: "shared_lock_private_count",
+            must_fail: &["total"],
+            check: |p| check(&SHARED_LOCK_PRIVATE_COUNT, by_name(p)),
+        },
+        Mutant {
+            exercise: EXERCISE,
+            name: "atomic_delta",
+            must_fail: &["mutual_exclusion"],
+            check: |p| check(&ATOMIC_DELTA, by_name(p)),
         },
         Mutant {
             exercise: EXERCISE,

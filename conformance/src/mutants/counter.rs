@@ -64,4 +64,25 @@ racecourse_spec::runtimes! {
             self.stripes.iter().map(|s| *s.lock().unwrap()).sum()
         }
     }
+
+    /// `with_lock` is right, but `increment` reads with `get` and writes with a second
+    /// `with_lock` (`c.set(c.get() + 1)`): two threads can read the same value. The
+    /// lock itself excludes, so only the count shows it.
+    #[derive(Debug, Default)]
+    pub struct GetThenSet {
+        count: Mutex<u64>,
+    }
+
+    impl Counter for GetThenSet {
+        fn new() -> Self {
+            Self::default()
+        }
+        fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+            f(&mut self.count.lock().unwrap())
+        }
+        fn increment(&self) {
+            let value = self.get();
+            self.with_lock(|n| *n = value + 1);
+        }
+    }
 }

@@ -143,4 +143,33 @@ racecourse_spec::runtimes! {
             remover.join().unwrap();
         }
     }
+
+    /// The adder counts from 1 (`for x in 1..=k`): the list is fine and both threads
+    /// run, but the program adds the wrong items. Only the program census sees it.
+    #[derive(Debug)]
+    pub struct OffByOneAdder;
+
+    impl AdderRemover for OffByOneAdder {
+        fn run<L: SharedList>(list: L, k: u32) {
+            let list = Arc::new(list);
+            let adder = {
+                let list = Arc::clone(&list);
+                rt::thread::spawn(move || {
+                    for x in 1..=k {
+                        list.add(x);
+                    }
+                })
+            };
+            let remover = {
+                let list = Arc::clone(&list);
+                rt::thread::spawn(move || {
+                    for _ in 0..k {
+                        let _ = list.remove();
+                    }
+                })
+            };
+            adder.join().unwrap();
+            remover.join().unwrap();
+        }
+    }
 }

@@ -5,6 +5,8 @@
 //! | [`NoLock`] | count in shared memory, no lock | `max_holders >= 2` (rendezvous), lost updates |
 //! | [`PrivateMemory`] | count in each process's own heap | total is not N * K |
 //! | [`StdMutexInShm`] | `std::sync::Mutex` in shared memory | times out: waiters are never woken |
+//! | [`SharedLockPrivateCount`] | the lock shared, the count private | total only |
+//! | [`AtomicDelta`] | an atomic add instead of a lock | mutual exclusion only |
 
 use std::io;
 use std::sync::{Mutex, PoisonError};
@@ -123,5 +125,104 @@ impl ShmCounter for StdMutexInShm {
     fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
         let mut count = self.mutex().lock().unwrap_or_else(PoisonError::into_inner);
         Ok(f(&mut count))
+    }
+}
+
+/// The lock is in shared memory but the count is a private global of each process
+/// (a `multiprocessing.Lock` shared, a plain `int` not): the processes exclude each
+/// other correctly and still each count alone. Only the total shows it.
+#[derive(Debug)]
+pub struct SharedLockPrivateCount {
+    shm: SharedMemory,
+    count: Mutex<u64>,
+}
+
+impl SharedLockPrivateCount {
+    fn lock(&self) -> &super::shm::RobustMutex {
+        // SAFETY: `create` initialised a `RobustMutex` at the start of the page-aligned
+        // region, which is large enough; attachers map the same region. The mutex is
+        // only used through `&`, as pthread mutexes are meant to be shared.
+        unsafe { &*self.shm.as_ptr().cast::<super::shm::RobustMutex>() }
+    }
+}
+
+impl ShmCounter for SharedLockPrivateCount {
+    fn create() -> io::Result<Self> {
+        let shm = SharedMemory::create(std::mem::size_of::<super::shm::RobustMutex>())?;
+        // SAFETY: the fresh region is zero-filled, page-aligned and large enough for the
+        // mutex, and no other process knows its token yet.
+        unsafe { super::shm::RobustMutex::init(shm.as_ptr().cast())? };
+        Ok(Self {
+            shm,
+            count: Mutex::new(0),
+        })
+    }
+
+    fn token(&self) -> String {
+        self.shm.token().to_owned()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        let shm = SharedMemory::attach(token)?;
+        if shm.len() < std::mem::size_of::<super::shm::RobustMutex>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "region too small",
+            ));
+        }
+        Ok(Self {
+            shm,
+            count: Mutex::new(0),
+        })
+    }
+
+    fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
+        let _shared = self.lock().lock()?;
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(f(&mut count))
+    }
+}
+
+/// The count is an atomic in shared memory and `with_lock` applies `f`'s change as one
+/// atomic add, without a lock: no increment is lost, so the total is right, but several
+/// `f` run at once. Only the mutual-exclusion probe shows it.
+#[derive(Debug)]
+pub struct AtomicDelta {
+    shm: SharedMemory,
+}
+
+impl AtomicDelta {
+    fn count(&self) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: the region is page-aligned, zero-filled at creation and at least 8
+        // bytes; an AtomicU64 has the layout of a u64 and may be shared between
+        // processes that map the same page.
+        unsafe { &*self.shm.as_ptr().cast::<std::sync::atomic::AtomicU64>() }
+    }
+}
+
+impl ShmCounter for AtomicDelta {
+    fn create() -> io::Result<Self> {
+        Ok(Self {
+            shm: SharedMemory::create(std::mem::size_of::<u64>())?,
+        })
+    }
+
+    fn token(&self) -> String {
+        self.shm.token().to_owned()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        Ok(Self {
+            shm: SharedMemory::attach(token)?,
+        })
+    }
+
+    fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let before = self.count().load(SeqCst);
+        let mut n = before;
+        let r = f(&mut n);
+        self.count().fetch_add(n.wrapping_sub(before), SeqCst);
+        Ok(r)
     }
 }
