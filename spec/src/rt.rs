@@ -3,8 +3,8 @@
 //! Implementations of thread exercises are written once against the paths
 //! `rt::sync`, `rt::thread`, `rt::cell` and `rt::hint`, inside
 //! [`runtimes!`](crate::runtimes). The macro instantiates that source three times, with
-//! `rt` bound to [`std`](self::std), [`loom`](self::loom) and
-//! [`shuttle`](self::shuttle), so a single `cargo test` can run the same code on real
+//! `rt` bound to [`std`], [`loom`] and
+//! [`shuttle`], so a single `cargo test` can run the same code on real
 //! threads, under loom's exhaustive exploration and under shuttle's randomized
 //! schedulers. No `--cfg` flag or `RUSTFLAGS` is involved.
 //!
