@@ -138,3 +138,70 @@ fn spin_is_killed_at_the_deadline() {
         "the deadline did not stop the spin"
     );
 }
+
+#[test]
+fn megabytes_of_output_are_capped_and_the_verdict_still_arrives() {
+    let start = Instant::now();
+    let r = isolate::cell(
+        "megabytes_of_output_are_capped_and_the_verdict_still_arrives",
+        "chatty",
+        || {
+            let line = "nothing to remove ".repeat(64);
+            for _ in 0..10_000 {
+                println!("{line}");
+                eprintln!("{line}");
+            }
+            std::process::abort()
+        },
+    );
+    let seen = seen(r);
+    assert!(seen.contains("SIGABRT"), "{seen}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "draining the output took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_process_the_student_leaks_is_killed_with_the_check() {
+    // Named after the test process, which is the isolated child's parent.
+    let owner = if isolate::in_child() {
+        std::os::unix::process::parent_id()
+    } else {
+        std::process::id()
+    };
+    let pid_file = std::env::temp_dir().join(format!("racecourse-leak-{owner}.pid"));
+    let path = pid_file.clone();
+    let r = isolate::cell(
+        "a_process_the_student_leaks_is_killed_with_the_check",
+        "leak",
+        move || {
+            // Started and forgotten: never waited for, never killed.
+            let child = std::process::Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .expect("sleep starts");
+            std::fs::write(&path, child.id().to_string()).expect("the pid is written");
+            std::mem::forget(child);
+            Ok(())
+        },
+    );
+    assert!(r.is_ok(), "the check itself passes");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the child wrote the pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = std::fs::remove_file(&pid_file);
+    // Killed with the child's process group; init reaps it shortly after.
+    let gone = (0..200).any(|_| {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let alive = !state.is_empty() && !state.contains(") Z ");
+        if alive {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        !alive
+    });
+    assert!(gone, "the leaked `sleep` (pid {pid}) is still running");
+}
