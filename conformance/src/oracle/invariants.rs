@@ -221,39 +221,7 @@ fn phantom(seen: String) -> Violation {
 mod tests {
     use super::*;
 
-    fn call(
-        thread: usize,
-        op: ListOp,
-        ret: ListRet,
-        call_at: u64,
-        ret_at: u64,
-    ) -> Call<ListOp, ListRet> {
-        Call {
-            thread,
-            op,
-            ret,
-            call_at,
-            ret_at,
-        }
-    }
-
-    fn add(thread: usize, x: u32, call_at: u64, ret_at: u64) -> Call<ListOp, ListRet> {
-        call(thread, ListOp::Add(x), ListRet::Added, call_at, ret_at)
-    }
-
-    fn remove(thread: usize, x: Option<u32>, call_at: u64, ret_at: u64) -> Call<ListOp, ListRet> {
-        call(thread, ListOp::Remove, ListRet::Removed(x), call_at, ret_at)
-    }
-
-    fn snapshot(thread: usize, xs: &[u32], call_at: u64, ret_at: u64) -> Call<ListOp, ListRet> {
-        call(
-            thread,
-            ListOp::Snapshot,
-            ListRet::Snapshot(xs.to_vec()),
-            call_at,
-            ret_at,
-        )
-    }
+    use crate::oracle::fixtures::{add, remove, snapshot};
 
     fn conservation_seen(added: &[u32], removed: &[u32], remaining: &[u32]) -> String {
         conservation(added, removed, remaining)
