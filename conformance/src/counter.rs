@@ -17,46 +17,16 @@ use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Runtime};
 /// The exercise's name in test names and reports.
 pub const EXERCISE: &str = "counter";
 
-/// A property of the counter contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Property {
+properties! {
     /// 7 threads x 1 increment = 7.
-    SevenThreads,
+    SevenThreads => seven_threads,
     /// N x K increments = N * K.
-    NoLostUpdate,
+    NoLostUpdate => no_lost_update,
     /// At most one closure inside the lock at a time.
-    MutualExclusion,
-}
-
-/// The properties, by the names used in test names.
-pub mod property {
-    #![allow(non_upper_case_globals)]
-    use super::Property;
-    /// See [`Property::SevenThreads`].
-    pub const seven_threads: Property = Property::SevenThreads;
-    /// See [`Property::NoLostUpdate`].
-    pub const no_lost_update: Property = Property::NoLostUpdate;
-    /// See [`Property::MutualExclusion`].
-    pub const mutual_exclusion: Property = Property::MutualExclusion;
+    MutualExclusion => mutual_exclusion,
 }
 
 impl Property {
-    /// Every property, in report order.
-    pub const ALL: [Property; 3] = [
-        Property::SevenThreads,
-        Property::NoLostUpdate,
-        Property::MutualExclusion,
-    ];
-
-    /// The property's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::SevenThreads => "seven_threads",
-            Property::NoLostUpdate => "no_lost_update",
-            Property::MutualExclusion => "mutual_exclusion",
-        }
-    }
-
     /// The runtimes that check it: loom cannot model seven threads.
     pub fn runtimes(self) -> &'static [Runtime] {
         match self {
@@ -268,13 +238,6 @@ pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
         .collect()
 }
 
-fn by_name(name: &str) -> Property {
-    Property::ALL
-        .into_iter()
-        .find(|p| p.name() == name)
-        .unwrap_or_else(|| panic!("no counter property named {name}"))
-}
-
 macro_rules! mutants_on {
     ($rt:ident, $check:ident, $runtime:expr) => {{
         use crate::kill_matrix::Mutant;
@@ -289,7 +252,7 @@ macro_rules! mutants_on {
                 } else {
                     &["seven_threads", "no_lost_update", "mutual_exclusion"]
                 },
-                check: |p| $check::<m::LostUpdate>(by_name(p)),
+                check: |p| $check::<m::LostUpdate>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
@@ -299,19 +262,19 @@ macro_rules! mutants_on {
                 } else {
                     &["seven_threads", "no_lost_update", "mutual_exclusion"]
                 },
-                check: |p| $check::<m::AtomicLoadStore>(by_name(p)),
+                check: |p| $check::<m::AtomicLoadStore>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "get_then_set",
                 must_fail: &["no_lost_update"],
-                check: |p| $check::<m::GetThenSet>(by_name(p)),
+                check: |p| $check::<m::GetThenSet>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "striped",
                 must_fail: &["mutual_exclusion"],
-                check: |p| $check::<m::Striped>(by_name(p)),
+                check: |p| $check::<m::Striped>(Property::named(p)),
             },
         ]
     }};

@@ -4,6 +4,10 @@
 //! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
 //! and every failure becomes a [`report::Failure`] with a replay command.
 
+// Declares the `properties!` macro: first, so every exercise module can use it.
+#[macro_use]
+mod property;
+
 pub mod counter;
 pub mod isolate;
 pub mod kill_matrix;

@@ -28,58 +28,20 @@ use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Runtime};
 /// The exercise's name in test names and reports.
 pub const EXERCISE: &str = "shared_list";
 
-/// A property of the E4 contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Property {
+properties! {
     /// Histories are linearizable against the declared order.
-    Linearizable,
+    Linearizable => linearizable,
     /// Nothing lost or duplicated.
-    NoLostItems,
+    NoLostItems => no_lost_items,
     /// Nothing removed that was not added first.
-    NoPhantomItems,
+    NoPhantomItems => no_phantom_items,
     /// The program runs adder and remover concurrently.
-    ConcurrentProgram,
+    ConcurrentProgram => concurrent_program,
     /// Every reachable outcome of the program is allowed.
-    Census,
-}
-
-/// The properties, by the names used in test names.
-pub mod property {
-    #![allow(non_upper_case_globals)]
-    use super::Property;
-    /// See [`Property::Linearizable`].
-    pub const linearizable: Property = Property::Linearizable;
-    /// See [`Property::NoLostItems`].
-    pub const no_lost_items: Property = Property::NoLostItems;
-    /// See [`Property::NoPhantomItems`].
-    pub const no_phantom_items: Property = Property::NoPhantomItems;
-    /// See [`Property::ConcurrentProgram`].
-    pub const concurrent_program: Property = Property::ConcurrentProgram;
-    /// See [`Property::Census`].
-    pub const census: Property = Property::Census;
+    Census => census,
 }
 
 impl Property {
-    /// Every property, in report order.
-    pub const ALL: [Property; 5] = [
-        Property::Linearizable,
-        Property::NoLostItems,
-        Property::NoPhantomItems,
-        Property::ConcurrentProgram,
-        Property::Census,
-    ];
-
-    /// The property's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::Linearizable => "linearizable",
-            Property::NoLostItems => "no_lost_items",
-            Property::NoPhantomItems => "no_phantom_items",
-            Property::ConcurrentProgram => "concurrent_program",
-            Property::Census => "census",
-        }
-    }
-
     /// The runtimes that check this property. The program-level properties need a
     /// model checker: on real threads a probe could only wait on a clock.
     pub fn runtimes(self) -> &'static [Runtime] {
@@ -904,13 +866,6 @@ pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
         .collect()
 }
 
-fn by_name(name: &str) -> Property {
-    Property::ALL
-        .into_iter()
-        .find(|p| p.name() == name)
-        .unwrap_or_else(|| panic!("no shared_list property named {name}"))
-}
-
 macro_rules! mutants_on {
     ($rt:ident, $check:ident, $runtime:expr) => {{
         use crate::kill_matrix::Mutant;
@@ -921,37 +876,37 @@ macro_rules! mutants_on {
                 exercise: EXERCISE,
                 name: "no_lock",
                 must_fail: &["linearizable", "no_lost_items", "no_phantom_items"],
-                check: |p| $check::<m::NoLock, reference::Program>(by_name(p)),
+                check: |p| $check::<m::NoLock, reference::Program>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "check_then_act",
                 must_fail: &["linearizable", "no_lost_items", "no_phantom_items"],
-                check: |p| $check::<m::CheckThenAct, reference::Program>(by_name(p)),
+                check: |p| $check::<m::CheckThenAct, reference::Program>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "clear_all",
                 must_fail: &["linearizable", "no_lost_items", "census"],
-                check: |p| $check::<m::ClearAll, reference::Program>(by_name(p)),
+                check: |p| $check::<m::ClearAll, reference::Program>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "lifo_declared_fifo",
                 must_fail: &["linearizable", "census"],
-                check: |p| $check::<m::LifoDeclaredFifo, reference::Program>(by_name(p)),
+                check: |p| $check::<m::LifoDeclaredFifo, reference::Program>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "off_by_one_adder",
                 must_fail: &["census"],
-                check: |p| $check::<reference::Fifo, m::OffByOneAdder>(by_name(p)),
+                check: |p| $check::<reference::Fifo, m::OffByOneAdder>(Property::named(p)),
             },
             Mutant {
                 exercise: EXERCISE,
                 name: "joined_adder",
                 must_fail: &["concurrent_program"],
-                check: |p| $check::<reference::Fifo, m::JoinedAdder>(by_name(p)),
+                check: |p| $check::<reference::Fifo, m::JoinedAdder>(Property::named(p)),
             },
         ];
         // shuttle never preempts inside an unsynchronized access: `no_lock` looks

@@ -36,36 +36,11 @@ pub const INCREMENTS: usize = 100;
 /// The deadline of one run: a correct one takes well under a second.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 
-/// A property of the shared-memory counter contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Property {
+properties! {
     /// 5 x 100 = 500.
-    Total,
+    Total => total,
     /// At most one process inside the lock at a time.
-    MutualExclusion,
-}
-
-/// The properties, by the names used in test names.
-pub mod property {
-    #![allow(non_upper_case_globals)]
-    use super::Property;
-    /// See [`Property::Total`].
-    pub const total: Property = Property::Total;
-    /// See [`Property::MutualExclusion`].
-    pub const mutual_exclusion: Property = Property::MutualExclusion;
-}
-
-impl Property {
-    /// Every property, in report order.
-    pub const ALL: [Property; 2] = [Property::Total, Property::MutualExclusion];
-
-    /// The property's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::Total => "total",
-            Property::MutualExclusion => "mutual_exclusion",
-        }
-    }
+    MutualExclusion => mutual_exclusion,
 }
 
 fn task_violation(error: &TaskError) -> Violation {
@@ -131,13 +106,6 @@ pub fn check<C: ShmCounter>(
     Ok(())
 }
 
-fn by_name(name: &str) -> Property {
-    Property::ALL
-        .into_iter()
-        .find(|p| p.name() == name)
-        .unwrap_or_else(|| panic!("no shm_counter property named {name}"))
-}
-
 /// The names of the properties (all run on real processes).
 pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
     match runtime {
@@ -160,31 +128,31 @@ pub fn mutants() -> Vec<crate::kill_matrix::Mutant> {
             exercise: EXERCISE,
             name: "no_lock",
             must_fail: &["mutual_exclusion"],
-            check: |p| check(&NO_LOCK, by_name(p)),
+            check: |p| check(&NO_LOCK, Property::named(p)),
         },
         Mutant {
             exercise: EXERCISE,
             name: "private_memory",
             must_fail: &["total"],
-            check: |p| check(&PRIVATE_MEMORY, by_name(p)),
+            check: |p| check(&PRIVATE_MEMORY, Property::named(p)),
         },
         Mutant {
             exercise: EXERCISE,
             name: "shared_lock_private_count",
             must_fail: &["total"],
-            check: |p| check(&SHARED_LOCK_PRIVATE_COUNT, by_name(p)),
+            check: |p| check(&SHARED_LOCK_PRIVATE_COUNT, Property::named(p)),
         },
         Mutant {
             exercise: EXERCISE,
             name: "atomic_delta",
             must_fail: &["mutual_exclusion"],
-            check: |p| check(&ATOMIC_DELTA, by_name(p)),
+            check: |p| check(&ATOMIC_DELTA, Property::named(p)),
         },
         Mutant {
             exercise: EXERCISE,
             name: "std_mutex_in_shm",
             must_fail: &["total", "mutual_exclusion"],
-            check: |p| check(&STD_MUTEX_IN_SHM, by_name(p)),
+            check: |p| check(&STD_MUTEX_IN_SHM, Property::named(p)),
         },
     ]
 }
