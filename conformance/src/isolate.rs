@@ -19,8 +19,7 @@ use racecourse_impl::process::child::{ChildStatus, Supervised};
 use serde::{Deserialize, Serialize};
 
 use crate::report::Violation;
-use crate::runner::Finding;
-use crate::runner::{describe_panic, Found};
+use crate::runner::{describe_panic, Finding, Found, PanicKind};
 
 /// Names the cell a child process must run.
 pub const CELL_ENV: &str = "RACECOURSE_CELL";
@@ -247,28 +246,21 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
             ),
         ),
         status => {
-            let described = describe_panic(if panic_line.is_empty() {
+            // The first panic is the cause; what follows it is loom's unwinding.
+            let message = if panic_line.is_empty() {
                 &stderr
             } else {
                 &panic_line
-            });
-            let how = match status {
-                ChildStatus::Signaled(_) | ChildStatus::Exited(_) => status.to_string(),
-                ChildStatus::TimedOut => unreachable!(),
             };
-            if stderr.to_lowercase().contains("deadlock") {
-                match note.as_ref().and_then(|n| n.on_deadlock.clone()) {
-                    Some(meaning) => meaning,
-                    None => Violation::new(
-                        "every thread to make progress",
-                        format!("the threads deadlocked: every thread was blocked (the checker process {how})"),
-                    ),
+            match note.as_ref().and_then(|n| n.on_deadlock.clone()) {
+                Some(meaning) if PanicKind::of(message) == PanicKind::Deadlock => meaning,
+                _ => {
+                    let described = describe_panic(message);
+                    Violation::new(
+                        described.expected,
+                        format!("{} (the checker process {status})", described.seen),
+                    )
                 }
-            } else {
-                Violation::new(
-                    described.expected,
-                    format!("{} (the checker process {how})", described.seen),
-                )
             }
         }
     };

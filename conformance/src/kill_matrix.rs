@@ -138,21 +138,20 @@ impl Matrix {
 
     /// Every (exercise, property) checked here, in cell order.
     fn properties(&self) -> Vec<(&'static str, &'static str)> {
-        let mut seen = Vec::new();
-        for c in &self.cells {
-            if !seen.contains(&(c.mutant.exercise, c.property)) {
-                seen.push((c.mutant.exercise, c.property));
-            }
-        }
-        seen
+        self.distinct(|c| (c.mutant.exercise, c.property))
     }
 
     /// Every (exercise, mutant) checked here, in cell order.
     fn mutants(&self) -> Vec<(&'static str, &'static str)> {
+        self.distinct(|c| (c.mutant.exercise, c.mutant.name))
+    }
+
+    fn distinct<K: PartialEq>(&self, key: impl Fn(&Cell) -> K) -> Vec<K> {
         let mut seen = Vec::new();
         for c in &self.cells {
-            if !seen.contains(&(c.mutant.exercise, c.mutant.name)) {
-                seen.push((c.mutant.exercise, c.mutant.name));
+            let k = key(c);
+            if !seen.contains(&k) {
+                seen.push(k);
             }
         }
         seen

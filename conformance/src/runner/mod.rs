@@ -139,27 +139,54 @@ pub(crate) fn violation_from_panic(payload: Box<dyn Any + Send>) -> Violation {
     describe_panic(&message)
 }
 
+/// How a panic out of a check is to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PanicKind {
+    /// Every thread was blocked (loom, shuttle).
+    Deadlock,
+    /// Two unsynchronized accesses to one cell (loom).
+    Race,
+    /// An execution ran past the checker's step or branch limit.
+    Spin,
+    /// Anything else: the implementation itself panicked.
+    Panic,
+}
+
+impl PanicKind {
+    /// Classifies a panic message from the model checkers or the implementation.
+    pub(crate) fn of(message: &str) -> PanicKind {
+        let lower = message.to_lowercase();
+        if lower.contains("deadlock") {
+            PanicKind::Deadlock
+        } else if lower.contains("causality violation") {
+            PanicKind::Race
+        } else if lower.contains("maximum number of branches") || lower.contains("exceeded") {
+            PanicKind::Spin
+        } else {
+            PanicKind::Panic
+        }
+    }
+}
+
 /// Names the usual model-checker failures in the student's terms.
 pub(crate) fn describe_panic(message: &str) -> Violation {
     let first = message.lines().next().unwrap_or("").trim();
-    let lower = message.to_lowercase();
-    if lower.contains("deadlock") {
-        Violation::new(
+    match PanicKind::of(message) {
+        PanicKind::Deadlock => Violation::new(
             "every thread to make progress",
-            format!("the threads deadlocked ({first})"),
-        )
-    } else if lower.contains("causality violation") {
-        Violation::new(
+            format!("the threads deadlocked: every thread was blocked ({first})"),
+        ),
+        PanicKind::Race => Violation::new(
             "every access to shared data to be synchronized",
             format!("two threads accessed the same data without a lock ({first})"),
-        )
-    } else if lower.contains("maximum number of branches") || lower.contains("exceeded") {
-        Violation::new(
+        ),
+        PanicKind::Spin => Violation::new(
             "every thread to finish",
             format!("a thread kept running without progress: a spin loop? ({first})"),
-        )
-    } else {
-        Violation::new("no panic", format!("the implementation panicked: {first}"))
+        ),
+        PanicKind::Panic => {
+            Violation::new("no panic", format!("the implementation panicked: {first}"))
+        }
     }
 }
 
