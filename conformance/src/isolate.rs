@@ -6,30 +6,68 @@
 //! of the binary or hang the run. So each check runs in a child: the current
 //! executable is re-run with `--exact <test> --test-threads=1` and an environment
 //! variable naming the cell to run; the child runs only that cell, writes its verdict
-//! as JSON to a file, and exits. The parent waits under a deadline (killing the
-//! child's process group when it passes), reads the verdict, and turns a crash or a
-//! timeout into a failure that names the test.
+//! as JSON to a file, and exits. The parent reads the verdict, and turns a crash, a
+//! stall or a spent budget into a failure that names the test.
+//!
+//! ## Limits: a stall, or a budget
+//! The parent watches the child's [heartbeat](racecourse_impl::process::heartbeat),
+//! which every runner beats as it goes (each operation on real threads, each loom
+//! execution, each shuttle iteration, each event of a process run). It kills the
+//! child's process group only when:
+//! - the heartbeat has not moved for [`Limits::stall`] (default three times the std
+//!   runner's stall window, 30 s): nothing completed at all, a spin or a hang that the
+//!   check could not name itself ([`Kind::Stall`], a failure);
+//! - or the check is still going at [`Limits::ceiling`] (default 600 s,
+//!   `RACECOURSE_DEADLINE_SECS`): it makes progress but too slowly to finish. That is
+//!   a budget, not a contract violation ([`Kind::OverBudget`], "timed out" in a grade).
+//!
+//! A correct implementation on a loaded machine keeps beating, and every check's work
+//! is bounded (fixed trial counts and budgets on std, fixed iteration counts under
+//! shuttle, bounded exploration under loom), so it reaches neither.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use racecourse_impl::process::child::{ChildStatus, Supervised};
+use racecourse_impl::process::child::{ChildStatus, SpawnOptions, Supervised, Watch};
 use serde::{Deserialize, Serialize};
 
-use crate::report::Violation;
-use crate::runner::{describe_panic, Finding, Found, PanicKind};
+use crate::report::{Kind, Violation};
+use crate::runner::{describe_panic, kind_of_panic, secs_from_env, Finding, Found};
 
 /// Names the cell a child process must run.
 pub const CELL_ENV: &str = "RACECOURSE_CELL";
 /// Names the file the child writes its verdict to.
 pub const RESULT_ENV: &str = "RACECOURSE_CELL_RESULT";
-/// Overrides the deadline of one isolated check, in seconds.
+/// Overrides the ceiling of one isolated check ([`Limits::ceiling`]), in seconds.
 pub const DEADLINE_ENV: &str = "RACECOURSE_DEADLINE_SECS";
+/// Tells the child which process is its parent (see [`die_with_parent`]).
+///
+/// [`die_with_parent`]: racecourse_impl::process::worker::die_with_parent
+const PARENT_ENV: &str = "RACECOURSE_CELL_PARENT";
 
-/// The deadline of one isolated check unless `RACECOURSE_DEADLINE_SECS` says otherwise.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+/// When the parent gives up on an isolated check (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The child is killed once its heartbeat has not moved for this long.
+    pub stall: Duration,
+    /// The child is killed this long after it started, whatever it does.
+    pub ceiling: Duration,
+}
+
+impl Limits {
+    /// The defaults, overridden by `RACECOURSE_STALL_SECS` (the std runner's window,
+    /// tripled here so that the check names its own stalls first) and
+    /// `RACECOURSE_DEADLINE_SECS`.
+    pub fn from_env() -> Limits {
+        let std_stall = crate::runner::std_rt::Limits::from_env().stall;
+        Limits {
+            stall: std_stall * 3,
+            ceiling: secs_from_env(DEADLINE_ENV, Duration::from_secs(600)),
+        }
+    }
+}
 
 /// What a child leaves in its result file: a verdict when it finished, or, while it
 /// runs, what it is exploring, so that a child that dies (loom aborts on a deadlock)
@@ -79,14 +117,14 @@ pub fn cell(
     cell: &str,
     check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<(), Finding> {
-    cell_with_deadline(test, cell, deadline(), check)
+    cell_with_limits(test, cell, Limits::from_env(), check)
 }
 
-/// Like [`cell`], with an explicit deadline for the child.
-pub fn cell_with_deadline(
+/// Like [`cell`], with explicit limits for the child.
+pub fn cell_with_limits(
     test: &str,
     cell: &str,
-    deadline: Duration,
+    limits: Limits,
     check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<(), Finding> {
     let args = [
@@ -96,7 +134,7 @@ pub fn cell_with_deadline(
         "--test-threads=1",
         "--include-ignored",
     ];
-    run_cell(test, &args, cell, deadline, check)
+    run_cell(test, &args, cell, limits, check)
 }
 
 /// Like [`cell`], for any binary: the child is the current executable run with `args`,
@@ -108,19 +146,23 @@ pub fn cell_with_args(
     cell: &str,
     check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<(), Finding> {
-    run_cell(test, args, cell, deadline(), check)
+    run_cell(test, args, cell, Limits::from_env(), check)
 }
 
 fn run_cell(
     test: &str,
     args: &[&str],
     cell: &str,
-    deadline: Duration,
+    limits: Limits,
     check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<(), Finding> {
     if let Some(wanted) = std::env::var_os(CELL_ENV) {
         if wanted != cell {
             return Ok(());
+        }
+        // A killed parent cannot kill our process group: go with it.
+        if let Some(parent) = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse().ok()) {
+            racecourse_impl::process::worker::die_with_parent(parent);
         }
         let verdict = check();
         if let Some(path) = std::env::var_os(RESULT_ENV) {
@@ -136,15 +178,7 @@ fn run_cell(
         }
         std::process::exit(0);
     }
-    run_child(test, args, cell, deadline)
-}
-
-fn deadline() -> Duration {
-    std::env::var(DEADLINE_ENV)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_DEADLINE)
+    run_child(test, args, cell, limits)
 }
 
 fn result_path() -> PathBuf {
@@ -176,7 +210,7 @@ fn died(test: &str, violation: Violation, note: Option<Note>) -> Finding {
     )
 }
 
-fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Result<(), Finding> {
+fn run_child(test: &str, args: &[&str], cell: &str, limits: Limits) -> Result<(), Finding> {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -195,8 +229,10 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
         .args(args)
         .env(CELL_ENV, cell)
         .env(RESULT_ENV, &path)
+        .env(PARENT_ENV, std::process::id().to_string())
         .env("RUST_BACKTRACE", "0");
-    let child = match Supervised::spawn(&mut command) {
+    let started = std::time::Instant::now();
+    let child = match Supervised::spawn_with(&mut command, SpawnOptions::new().heartbeat()) {
         Ok(child) => child,
         Err(e) => {
             return Err(harness_failure(
@@ -208,7 +244,10 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
             ))
         }
     };
-    let outcome = child.wait_deadline(deadline);
+    let outcome = child.wait_watching(Watch {
+        stall: limits.stall,
+        ceiling: started + limits.ceiling,
+    });
     let written = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
     let mut note = None;
@@ -238,13 +277,26 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
         .unwrap_or("")
         .to_string();
     let violation = match outcome.status {
-        ChildStatus::TimedOut => Violation::new(
-            format!("the check to finish within {deadline:?}"),
+        ChildStatus::Stalled(window) => Violation::new(
+            format!("the check to make progress in every {window:?}"),
             format!(
-                "it was still running after {deadline:?} and was killed: a spin loop or a hang? \
-                 (raise {DEADLINE_ENV} if the machine is only slow)"
+                "nothing completed for {window:?} (no operation, execution or trial) and it \
+                 was killed: a spin or a hang"
             ),
-        ),
+        )
+        .of_kind(Kind::Stall),
+        ChildStatus::TimedOut => Violation::new(
+            format!(
+                "the check to finish within its budget of {:?}",
+                limits.ceiling
+            ),
+            format!(
+                "it was still making progress after {:?} and was stopped: slow, which is no \
+                 contract violation, but over budget (raise {DEADLINE_ENV} to give it longer)",
+                limits.ceiling
+            ),
+        )
+        .of_kind(Kind::OverBudget),
         status => {
             // The first panic is the cause; what follows it is loom's unwinding.
             let message = if panic_line.is_empty() {
@@ -253,13 +305,13 @@ fn run_child(test: &str, args: &[&str], cell: &str, deadline: Duration) -> Resul
                 &panic_line
             };
             match note.as_ref().and_then(|n| n.on_deadlock.clone()) {
-                Some(meaning) if PanicKind::of(message) == PanicKind::Deadlock => meaning,
+                Some(meaning) if kind_of_panic(message) == Kind::Deadlock => {
+                    meaning.of_kind(Kind::Deadlock)
+                }
                 _ => {
                     let described = describe_panic(message);
-                    Violation::new(
-                        described.expected,
-                        format!("{} (the checker process {status})", described.seen),
-                    )
+                    let seen = format!("{} (the checker process {status})", described.seen);
+                    Violation { seen, ..described }
                 }
             }
         }

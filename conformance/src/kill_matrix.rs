@@ -1,37 +1,32 @@
-//! The oracle self-test: every mutant against every property of its exercise, on one
-//! runtime.
+//! The oracle self-test: every mutant and every must-pass implementation of every
+//! exercise in the [registry](crate::registry), against every property of its
+//! exercise, on one runtime.
 //!
 //! The matrix is snapshotted per runtime (`snapshots/kill_matrix__<runtime>.snap`), so
-//! a change in what the suite catches shows up as a diff, and each mutant's declared
-//! killers are asserted so a weakened property fails the run even before review.
-//! Only deterministic runtimes appear here: loom and shuttle with fixed seeds, and
-//! processes with deterministic rendezvous. Mutants are never run on std threads,
-//! where several of them would be undefined behaviour with a random outcome.
+//! a change in what the suite catches shows up as a diff. Each mutant's declared
+//! killers are asserted, and so is the other side: a must-pass implementation (correct
+//! but unusual) rejected by any property fails the run, so a property that rejects
+//! correct code is caught as surely as one that accepts wrong code.
+//!
+//! Mutants run only where runs replay: loom, shuttle with fixed seeds, and processes
+//! with deterministic rendezvous. On std threads several of them would be undefined
+//! behaviour with a random outcome, so the std matrix holds the must-pass
+//! implementations alone, where what matters is that slowness on real threads is never
+//! taken for a hang.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::registry::{Implementation, Role, EXERCISES};
 use crate::runner::Finding;
 use crate::runner::Runtime;
 
-/// A wrong implementation and the properties that must reject it.
-#[derive(Clone, Copy, Debug)]
-pub struct Mutant {
-    /// The exercise it belongs to.
-    pub exercise: &'static str,
-    /// Its name in the matrix.
-    pub name: &'static str,
-    /// Properties that **must** reject it, wherever they are checked on this runtime
-    /// (a name not checked here, like `census` on shuttle, asks nothing).
-    pub must_fail: &'static [&'static str],
-    /// Checks one property (by name) of the mutant on this runtime.
-    pub check: fn(&'static str) -> Result<(), Finding>,
-}
-
-/// One cell: a mutant checked against one property.
+/// One cell: an implementation checked against one property.
 #[derive(Debug)]
 pub struct Cell {
-    /// The mutant.
-    pub mutant: Mutant,
+    /// The implementation.
+    pub implementation: Implementation,
     /// The property's name.
     pub property: &'static str,
     /// What happened.
@@ -45,48 +40,111 @@ pub struct Cell {
 pub struct Matrix {
     /// The runtime the cells ran on.
     pub runtime: Runtime,
-    /// The cells, in mutant then property order.
+    /// The cells, in exercise, implementation, then property order.
     pub cells: Vec<Cell>,
 }
 
-/// Runs every mutant against each of `properties` (its exercise's, on this runtime).
-///
-/// Each cell runs isolated in a child process of `test` (the calling test's libtest
-/// name): a mutant that deadlocks loom or aborts takes down only its own cell.
-pub fn run(
-    test: &str,
-    runtime: Runtime,
-    mutants: &[Mutant],
-    properties: impl Fn(&'static str) -> Vec<&'static str>,
-) -> Matrix {
-    let mut cells = Vec::new();
-    for &mutant in mutants {
-        for property in properties(mutant.exercise) {
-            let start = Instant::now();
-            let cell = format!("{}/{}/{}", mutant.exercise, mutant.name, property);
-            let verdict = crate::isolate::cell(test, &cell, || (mutant.check)(property));
-            cells.push(Cell {
-                mutant,
-                property,
-                verdict,
-                elapsed: start.elapsed(),
-            });
+/// The implementations the matrix of `runtime` holds, each with the properties it is
+/// checked against: every must-pass implementation, and every mutant that some
+/// property checked here must reject (a mutant means something only there:
+/// `off_by_one_adder` needs the census, which runs under loom), except on std.
+pub fn plan(runtime: Runtime) -> Vec<(Implementation, Vec<&'static str>)> {
+    let mut plan = Vec::new();
+    for exercise in EXERCISES {
+        let properties = exercise.properties_on(runtime);
+        for implementation in (exercise.implementations)(runtime) {
+            let keep = match implementation.role {
+                Role::Reference => false,
+                Role::MustPass => true,
+                Role::Mutant { must_fail } => {
+                    runtime != Runtime::Std && must_fail.iter().any(|p| properties.contains(p))
+                }
+            };
+            if keep && !properties.is_empty() {
+                plan.push((implementation, properties.clone()));
+            }
         }
     }
+    plan
+}
+
+/// How many cells run at once: the cores for checks that compute, more for process
+/// checks, which mostly wait on their workers.
+fn parallelism(runtime: Runtime) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match runtime {
+        Runtime::Process => cores * 2,
+        _ => cores,
+    }
+}
+
+/// Runs the matrix of `runtime` (see [`plan`]).
+///
+/// Each cell runs isolated in a child process of `test` (the calling test's libtest
+/// name): a mutant that deadlocks loom or aborts takes down only its own cell. Cells
+/// run several at a time; in the child, only the cell asked for runs.
+pub fn run(test: &str, runtime: Runtime) -> Matrix {
+    let jobs: Vec<(Implementation, &'static str)> = plan(runtime)
+        .into_iter()
+        .flat_map(|(implementation, properties)| {
+            properties.into_iter().map(move |p| (implementation, p))
+        })
+        .collect();
+    let run_one = |&(implementation, property): &(Implementation, &'static str)| {
+        let start = Instant::now();
+        let cell = format!(
+            "{}/{}/{}",
+            implementation.exercise, implementation.name, property
+        );
+        let verdict = crate::isolate::cell(test, &cell, || (implementation.check)(property));
+        Cell {
+            implementation,
+            property,
+            verdict,
+            elapsed: start.elapsed(),
+        }
+    };
+    let cells: Vec<Cell> = if crate::isolate::in_child() {
+        jobs.iter().map(run_one).collect()
+    } else {
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<Option<Cell>>> = Mutex::new(jobs.iter().map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..parallelism(runtime).min(jobs.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let cell = run_one(job);
+                    done.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(cell);
+                });
+            }
+        });
+        done.into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .map(|c| c.expect("every job ran"))
+            .collect()
+    };
     Matrix { runtime, cells }
 }
 
 impl Matrix {
-    /// The snapshot text: for each mutant, the properties that rejected it, and why
-    /// (first line of each violation), with nothing that varies between runs.
+    /// The snapshot text: for each implementation, the properties that rejected it,
+    /// and why (first line of each violation), with nothing that varies between runs;
+    /// then, per property, the mutants only it rejects.
     pub fn render(&self) -> String {
         let mut out = format!("runtime: {}\n", self.runtime);
         let mut current = None;
         for cell in &self.cells {
-            let key = (cell.mutant.exercise, cell.mutant.name);
+            let i = cell.implementation;
+            let key = (i.exercise, i.name);
             if current != Some(key) {
                 current = Some(key);
-                out.push_str(&format!("\n{}::{}\n", key.0, key.1));
+                let role = match i.role {
+                    Role::MustPass => " (must pass)",
+                    _ => "",
+                };
+                out.push_str(&format!("\n{}::{}{role}\n", key.0, key.1));
             }
             match &cell.verdict {
                 Ok(()) => out.push_str(&format!("  {:20} passed\n", cell.property)),
@@ -105,6 +163,9 @@ impl Matrix {
                 )),
             }
         }
+        if self.mutants().is_empty() {
+            return out;
+        }
         out.push_str("\nrejected by this property alone:\n");
         for (exercise, property) in self.properties() {
             let only: Vec<&str> = self
@@ -114,9 +175,7 @@ impl Matrix {
                     let rejecting: Vec<&str> = self
                         .cells
                         .iter()
-                        .filter(|c| {
-                            (c.mutant.exercise, c.mutant.name) == (e, m) && c.verdict.is_err()
-                        })
+                        .filter(|c| c.key() == (e, m) && c.verdict.is_err())
                         .map(|c| c.property)
                         .collect();
                     e == exercise && rejecting == [property]
@@ -138,12 +197,23 @@ impl Matrix {
 
     /// Every (exercise, property) checked here, in cell order.
     fn properties(&self) -> Vec<(&'static str, &'static str)> {
-        self.distinct(|c| (c.mutant.exercise, c.property))
+        self.distinct(|c| (c.implementation.exercise, c.property))
     }
 
     /// Every (exercise, mutant) checked here, in cell order.
     fn mutants(&self) -> Vec<(&'static str, &'static str)> {
-        self.distinct(|c| (c.mutant.exercise, c.mutant.name))
+        let mutants: Vec<&Cell> = self
+            .cells
+            .iter()
+            .filter(|c| matches!(c.implementation.role, Role::Mutant { .. }))
+            .collect();
+        let mut seen = Vec::new();
+        for c in mutants {
+            if !seen.contains(&c.key()) {
+                seen.push(c.key());
+            }
+        }
+        seen
     }
 
     fn distinct<K: PartialEq>(&self, key: impl Fn(&Cell) -> K) -> Vec<K> {
@@ -158,28 +228,30 @@ impl Matrix {
     }
 
     /// Panics, naming them, if a mutant survived a property that must reject it or
-    /// survived every property.
+    /// survived every property, or if a must-pass implementation was rejected.
     pub fn assert_expected(&self) {
         let mut problems = Vec::new();
         for cell in &self.cells {
-            if cell.verdict.is_ok() && cell.mutant.must_fail.contains(&cell.property) {
-                problems.push(format!(
-                    "{}::{} survived {} on {}",
-                    cell.mutant.exercise, cell.mutant.name, cell.property, self.runtime
-                ));
+            let i = cell.implementation;
+            match (&cell.verdict, i.role) {
+                (Ok(()), Role::Mutant { must_fail }) if must_fail.contains(&cell.property) => {
+                    problems.push(format!(
+                        "{}::{} survived {} on {}",
+                        i.exercise, i.name, cell.property, self.runtime
+                    ))
+                }
+                (Err((found, scenario)), Role::MustPass) => problems.push(format!(
+                    "{}::{} (correct, must pass) was rejected by {} on {}: {}\n  scenario: {scenario}\n  schedule: {}",
+                    i.exercise, i.name, cell.property, self.runtime, found.violation, found.schedule
+                )),
+                _ => {}
             }
         }
-        let mut mutants: Vec<_> = self
-            .cells
-            .iter()
-            .map(|c| (c.mutant.exercise, c.mutant.name))
-            .collect();
-        mutants.dedup();
-        for m in mutants {
+        for m in self.mutants() {
             if self
                 .cells
                 .iter()
-                .filter(|c| (c.mutant.exercise, c.mutant.name) == m)
+                .filter(|c| c.key() == m)
                 .all(|c| c.verdict.is_ok())
             {
                 problems.push(format!(
@@ -190,18 +262,20 @@ impl Matrix {
         }
         assert!(
             problems.is_empty(),
-            "the oracle missed mutants:\n{}",
+            "the oracle is wrong about these implementations:\n{}",
             problems.join("\n")
         );
     }
 
     /// Panics, naming them, if a property checked here rejected no mutant: such a
-    /// property is either redundant or untested.
+    /// property is either redundant or untested. (The std matrix holds no mutants and
+    /// asks nothing.)
     pub fn assert_every_property_rejects_a_mutant(&self) {
         let mut properties: Vec<(&str, &str)> = self
             .cells
             .iter()
-            .map(|c| (c.mutant.exercise, c.property))
+            .filter(|c| matches!(c.implementation.role, Role::Mutant { .. }))
+            .map(|c| (c.implementation.exercise, c.property))
             .collect();
         properties.sort();
         properties.dedup();
@@ -210,7 +284,7 @@ impl Matrix {
             .filter(|&(exercise, property)| {
                 self.cells
                     .iter()
-                    .filter(|c| c.mutant.exercise == exercise && c.property == property)
+                    .filter(|c| c.implementation.exercise == exercise && c.property == property)
                     .all(|c| c.verdict.is_ok())
             })
             .map(|(exercise, property)| format!("{exercise}::{property}"))
@@ -229,8 +303,15 @@ impl Matrix {
         let mut out: Vec<(String, Option<Duration>)> = Vec::new();
         let mut spent = Duration::ZERO;
         let mut current = String::new();
-        for cell in &self.cells {
-            let key = format!("{}::{}", cell.mutant.exercise, cell.mutant.name);
+        for cell in self
+            .cells
+            .iter()
+            .filter(|c| matches!(c.implementation.role, Role::Mutant { .. }))
+        {
+            let key = format!(
+                "{}::{}",
+                cell.implementation.exercise, cell.implementation.name
+            );
             if key != current {
                 current = key.clone();
                 spent = Duration::ZERO;
@@ -266,5 +347,12 @@ impl Matrix {
         {
             let _ = f.write_all(text.as_bytes());
         }
+    }
+}
+
+impl Cell {
+    /// (exercise, implementation).
+    fn key(&self) -> (&'static str, &'static str) {
+        (self.implementation.exercise, self.implementation.name)
     }
 }

@@ -2,17 +2,22 @@
 //!
 //! Runners execute a scenario against an implementation on one runtime (std threads,
 //! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
-//! and every failure becomes a [`report::Failure`] with a replay command.
+//! and every failure becomes a [`report::Failure`] with a replay command. The
+//! [`registry`] lists the exercises; each has a suite module here (`shared_list`,
+//! `counter`, `shm_counter`) with its test macro, and its [`mutants`] and
+//! [`must_pass`] implementations, which the [`kill_matrix`] holds the suites to.
 
 // Declares the `properties!` macro: first, so every exercise module can use it.
 #[macro_use]
-mod property;
+pub mod property;
 
 pub mod counter;
 pub mod isolate;
 pub mod kill_matrix;
+pub mod must_pass;
 pub mod mutants;
 pub mod oracle;
+pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod shared_list;

@@ -16,15 +16,48 @@ pub struct Violation {
     pub expected: String,
     /// What happened instead.
     pub seen: String,
+    /// What kind of failure it is, for code that must tell them apart (the text is
+    /// for people).
+    #[serde(default)]
+    pub kind: Kind,
+}
+
+/// What kind of failure a [`Violation`] is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An oracle judged an outcome or history that the contract forbids.
+    #[default]
+    Contract,
+    /// Every thread was blocked (loom, shuttle).
+    Deadlock,
+    /// Two unsynchronized accesses to one cell (loom).
+    Race,
+    /// An execution ran past the model checker's step or branch limit.
+    Spin,
+    /// The implementation panicked, or its process crashed.
+    Panic,
+    /// No progress over a whole window on real threads or processes: a deadlock, a
+    /// lost wake-up or a livelock, since slowness alone never stops progress.
+    Stall,
+    /// The check was still making progress when its time budget ran out. Not a
+    /// contract violation: a grade reports it as timed out.
+    OverBudget,
 }
 
 impl Violation {
-    /// A violation with the two halves of its message.
+    /// A contract violation with the two halves of its message.
     pub fn new(expected: impl Into<String>, seen: impl Into<String>) -> Self {
         Self {
             expected: expected.into(),
             seen: seen.into(),
+            kind: Kind::Contract,
         }
+    }
+
+    /// The same violation, of kind `kind`.
+    pub fn of_kind(self, kind: Kind) -> Self {
+        Self { kind, ..self }
     }
 }
 

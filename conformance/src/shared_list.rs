@@ -22,36 +22,47 @@ use racecourse_spec::shared_list::{AdderRemover, RemovalOrder, SharedList};
 
 use crate::oracle::invariants;
 use crate::oracle::linearizability::{self, Call, ListModel, ListOp, ListRet};
-use crate::report::Violation;
-use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Runtime};
+use crate::registry::{Exercise, Implementation, Role, Slot};
+use crate::report::{Kind, Violation};
+use crate::runner::{loom_rt, shuttle_rt, std_rt, Found, Progress, Runtime};
 
 /// The exercise's name in test names and reports.
-pub const EXERCISE: &str = "shared_list";
+pub const NAME: &str = "shared_list";
 
-properties! {
-    /// Histories are linearizable against the declared order.
-    Linearizable => linearizable,
-    /// Nothing lost or duplicated.
-    NoLostItems => no_lost_items,
-    /// Nothing removed that was not added first.
-    NoPhantomItems => no_phantom_items,
-    /// The program runs adder and remover concurrently.
-    ConcurrentProgram => concurrent_program,
-    /// Every reachable outcome of the program is allowed.
-    Census => census,
+// The program-level properties need a model checker: on real threads a probe could
+// only wait on a clock, and only loom explores every interleaving for the census.
+properties! { $ __shared_list_table;
+    /// Every history has a real-time order that the declared FIFO/LIFO model accepts.
+    Linearizable => linearizable [std shuttle loom],
+    /// added = removed + remaining, as multisets.
+    NoLostItems => no_lost_items [std shuttle loom],
+    /// `remove` only returns items whose `add` began before the remove returned.
+    NoPhantomItems => no_phantom_items [std shuttle loom],
+    /// The program starts the adder and the remover before joining either (a probe
+    /// deadlocks a program that does not).
+    ConcurrentProgram => concurrent_program [shuttle loom],
+    /// Every outcome of the program with k = 2, over every interleaving, is allowed.
+    Census => census [loom],
 }
 
-impl Property {
-    /// The runtimes that check this property. The program-level properties need a
-    /// model checker: on real threads a probe could only wait on a clock.
-    pub fn runtimes(self) -> &'static [Runtime] {
-        match self {
-            Property::ConcurrentProgram => &[Runtime::Shuttle, Runtime::Loom],
-            Property::Census => &[Runtime::Loom],
-            _ => &[Runtime::Std, Runtime::Shuttle, Runtime::Loom],
-        }
-    }
-}
+/// The exercise in the registry.
+pub const EXERCISE: Exercise = Exercise {
+    name: NAME,
+    catalogue: "E4",
+    title: "an adder and a remover sharing a list",
+    properties: &Property::INFO,
+    slots: &[
+        Slot {
+            name: "list",
+            bound: "racecourse_spec::shared_list::SharedList",
+        },
+        Slot {
+            name: "program",
+            bound: "racecourse_spec::shared_list::AdderRemover",
+        },
+    ],
+    implementations,
+};
 
 /// Which operations each thread performs, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -432,7 +443,7 @@ pub fn scenario_census_loom<L: SharedList>(
     let sink = Arc::clone(&census);
     let s = scenario.clone();
     let result = loom_rt::explore(bounds, move || {
-        let run = on_loom::run_scenario::<L>(&s)?;
+        let run = on_loom::run_scenario::<L>(&s, &Progress::new())?;
         let outcome = ScenarioOutcome::of(&s, &run);
         sink.lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -453,8 +464,8 @@ racecourse_spec::runtimes! {
     /// final snapshot after all are joined.
     ///
     /// Timestamps come from a std atomic, invisible to the model checkers, so recording
-    /// adds no interleavings of its own.
-    pub fn run_scenario<L: SharedList>(scenario: &Scenario) -> Result<Run, Violation> {
+    /// adds no interleavings of its own. Every completed call ticks `progress`.
+    pub fn run_scenario<L: SharedList>(scenario: &Scenario, progress: &crate::runner::Progress) -> Result<Run, Violation> {
         let list = rt::sync::Arc::new(L::new());
         let clock = Arc::new(AtomicU64::new(0));
         let handles: Vec<_> = scenario
@@ -465,12 +476,14 @@ racecourse_spec::runtimes! {
             .map(|(thread, ops)| {
                 let list = rt::sync::Arc::clone(&list);
                 let clock = Arc::clone(&clock);
+                let progress = progress.clone();
                 rt::thread::spawn(move || {
                     ops.into_iter()
                         .map(|op| {
                             let call_at = clock.fetch_add(1, StdOrdering::SeqCst);
                             let ret = apply(&*list, &op);
                             let ret_at = clock.fetch_add(1, StdOrdering::SeqCst);
+                            progress.tick();
                             Call { thread, op, ret, call_at, ret_at }
                         })
                         .collect::<Vec<_>>()
@@ -702,8 +715,8 @@ fn not_concurrent() -> Violation {
 }
 
 fn program_violation(v: Violation) -> Violation {
-    if v.seen.contains("deadlock") {
-        not_concurrent()
+    if v.kind == Kind::Deadlock {
+        not_concurrent().of_kind(Kind::Deadlock)
     } else {
         v
     }
@@ -767,14 +780,15 @@ pub fn check_std<L: SharedList, P: AdderRemover + 'static>(
     property: Property,
 ) -> Result<(), Finding> {
     let order = L::ORDER;
+    let budget = std_rt::Budget::start();
     regressions_then_drawn(2..=4, 1..=12, 8, |scenario| {
-        std_rt::explore(
-            std_rt::Trials {
-                count: 10,
-                ..std_rt::Trials::DEFAULT
-            },
-            move || judge(property, order, &on_std::run_scenario::<L>(&scenario)?),
-        )
+        std_rt::explore(&budget, 10, move |progress| {
+            judge(
+                property,
+                order,
+                &on_std::run_scenario::<L>(&scenario, progress)?,
+            )
+        })
     })
 }
 
@@ -804,7 +818,11 @@ pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(
                 base_seed: 0,
             };
             shuttle_rt::explore(budget, move || {
-                judge(property, order, &on_shuttle::run_scenario::<L>(&scenario)?)
+                judge(
+                    property,
+                    order,
+                    &on_shuttle::run_scenario::<L>(&scenario, &Progress::new())?,
+                )
             })
         }),
     }
@@ -853,7 +871,11 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
                 crate::isolate::note(&scenario.to_string(), None);
                 let s = scenario.clone();
                 loom_rt::explore(bounds, move || {
-                    judge(property, order, &on_loom::run_scenario::<L>(&s)?)
+                    judge(
+                        property,
+                        order,
+                        &on_loom::run_scenario::<L>(&s, &Progress::new())?,
+                    )
                 })
                 .map_err(|f| (f, scenario.to_string()))?;
             }
@@ -862,83 +884,138 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
     }
 }
 
-/// The names of the properties checked on `runtime`.
-pub fn properties_on(runtime: Runtime) -> Vec<&'static str> {
-    Property::ALL
-        .into_iter()
-        .filter(|p| p.runtimes().contains(&runtime))
-        .map(Property::name)
-        .collect()
-}
-
-macro_rules! mutants_on {
+macro_rules! implementations_on {
     ($rt:ident, $check:ident, $runtime:expr) => {{
-        use crate::kill_matrix::Mutant;
+        use crate::must_pass::shared_list::$rt as must;
         use crate::mutants::shared_list::$rt as m;
         use racecourse_impl::thread::shared_list::$rt as reference;
-        let all: Vec<Mutant> = vec![
-            Mutant {
-                exercise: EXERCISE,
+        vec![
+            Implementation {
+                exercise: NAME,
+                name: "fifo",
+                role: Role::Reference,
+                check: |p| $check::<reference::Fifo, reference::Program>(Property::named(p)),
+            },
+            Implementation {
+                exercise: NAME,
+                name: "lifo",
+                role: Role::Reference,
+                check: |p| $check::<reference::Lifo, reference::Program>(Property::named(p)),
+            },
+            Implementation {
+                exercise: NAME,
+                name: "two_stacks",
+                role: Role::MustPass,
+                check: |p| $check::<must::TwoStacks, must::RemoverFirst>(Property::named(p)),
+            },
+            Implementation {
+                exercise: NAME,
+                name: "rw_locked",
+                role: Role::MustPass,
+                check: |p| $check::<must::RwLocked, reference::Program>(Property::named(p)),
+            },
+            Implementation {
+                exercise: NAME,
                 name: "no_lock",
                 // shuttle never preempts inside an unsynchronized access, so `no_lock`
                 // looks atomic there: only loom, which tracks cells, must catch it.
-                must_fail: if $runtime == Runtime::Loom {
-                    &["linearizable", "no_lost_items", "no_phantom_items"]
-                } else {
-                    &[]
+                role: Role::Mutant {
+                    must_fail: if $runtime == Runtime::Loom {
+                        &["linearizable", "no_lost_items", "no_phantom_items"]
+                    } else {
+                        &[]
+                    },
                 },
                 check: |p| $check::<m::NoLock, reference::Program>(Property::named(p)),
             },
-            Mutant {
-                exercise: EXERCISE,
+            Implementation {
+                exercise: NAME,
                 name: "check_then_act",
-                must_fail: &["linearizable", "no_lost_items", "no_phantom_items"],
+                role: Role::Mutant {
+                    must_fail: &["linearizable", "no_lost_items", "no_phantom_items"],
+                },
                 check: |p| $check::<m::CheckThenAct, reference::Program>(Property::named(p)),
             },
-            Mutant {
-                exercise: EXERCISE,
+            Implementation {
+                exercise: NAME,
+                name: "try_lock_remove",
+                role: Role::Mutant {
+                    must_fail: &["linearizable"],
+                },
+                check: |p| $check::<m::TryLockRemove, reference::Program>(Property::named(p)),
+            },
+            Implementation {
+                exercise: NAME,
                 name: "clear_all",
-                must_fail: &["linearizable", "no_lost_items", "census"],
+                role: Role::Mutant {
+                    must_fail: &["linearizable", "no_lost_items", "census"],
+                },
                 check: |p| $check::<m::ClearAll, reference::Program>(Property::named(p)),
             },
-            Mutant {
-                exercise: EXERCISE,
+            Implementation {
+                exercise: NAME,
                 name: "lifo_declared_fifo",
-                must_fail: &["linearizable", "census"],
+                role: Role::Mutant {
+                    must_fail: &["linearizable", "census"],
+                },
                 check: |p| $check::<m::LifoDeclaredFifo, reference::Program>(Property::named(p)),
             },
-            Mutant {
-                exercise: EXERCISE,
+            Implementation {
+                exercise: NAME,
                 name: "off_by_one_adder",
-                must_fail: &["census"],
+                role: Role::Mutant {
+                    must_fail: &["census"],
+                },
                 check: |p| $check::<reference::Fifo, m::OffByOneAdder>(Property::named(p)),
             },
-            Mutant {
-                exercise: EXERCISE,
+            Implementation {
+                exercise: NAME,
                 name: "joined_adder",
-                must_fail: &["concurrent_program"],
+                role: Role::Mutant {
+                    must_fail: &["concurrent_program"],
+                },
                 check: |p| $check::<reference::Fifo, m::JoinedAdder>(Property::named(p)),
             },
-        ];
-        all.into_iter()
-            // A mutant means something only where a property it must fail is checked
-            // (`off_by_one_adder` needs the census, which runs under loom).
-            .filter(|m| {
-                m.must_fail
-                    .iter()
-                    .any(|p| properties_on($runtime).contains(p))
-            })
-            .collect::<Vec<Mutant>>()
+        ]
     }};
 }
 
-/// The E4 mutants, instantiated for `runtime` (loom or shuttle).
-pub fn mutants(runtime: Runtime) -> Vec<crate::kill_matrix::Mutant> {
+/// The E4 implementations (references, must-pass, mutants) for `runtime`.
+fn implementations(runtime: Runtime) -> Vec<Implementation> {
     match runtime {
-        Runtime::Loom => mutants_on!(on_loom, check_loom, Runtime::Loom),
-        Runtime::Shuttle => mutants_on!(on_shuttle, check_shuttle, Runtime::Shuttle),
-        other => panic!("E4 mutants run under loom or shuttle, not {other}"),
+        Runtime::Std => implementations_on!(on_std, check_std, Runtime::Std),
+        Runtime::Shuttle => implementations_on!(on_shuttle, check_shuttle, Runtime::Shuttle),
+        Runtime::Loom => implementations_on!(on_loom, check_loom, Runtime::Loom),
+        Runtime::Process => Vec::new(),
     }
+}
+
+/// Generates the E4 tests for one or more implementations.
+///
+/// One line per implementation: a name, the module made by
+/// [`racecourse_spec::runtimes!`], and the list and program types in it. The tests are
+/// named `shared_list::<property>::<runtime>::<name>`:
+///
+/// ```ignore
+/// racecourse::shared_list! {
+///     mine => my_crate::shared_list { list: Stack, program: Program },
+/// }
+/// ```
+///
+/// `runtimes: [loom]` before the list restricts the runtimes (racecourse's own tests
+/// keep loom and shuttle in separate binaries); `not_attempted` generates one ignored
+/// test saying so.
+#[macro_export]
+macro_rules! shared_list {
+    (not_attempted) => {
+        $crate::__not_attempted!(shared_list);
+    };
+    (runtimes: [$($rt:ident),*], $($name:ident => $($seg:ident)::+ { list: $list:ident, program: $prog:ident }),+ $(,)?) => {
+        $crate::__shared_list_table! { shared_list [$($rt)*] [$($name [$($seg)::+] [$list $prog]),+] }
+    };
+    ($($impls:tt)+) => {
+        $crate::shared_list!(runtimes: [std, shuttle, loom], $($impls)+);
+    };
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 use std::time::{Duration, Instant};
 
 use racecourse::isolate;
+use racecourse::report::Kind;
+use racecourse::runner::std_rt;
 use racecourse::shared_list::{self, Property};
 
 mod broken {
@@ -121,21 +123,150 @@ fn abort_is_reported_as_a_crash() {
 }
 
 #[test]
-fn spin_is_killed_at_the_deadline() {
+fn spin_is_killed_once_it_stalls() {
     let start = Instant::now();
-    let r = isolate::cell_with_deadline(
-        "spin_is_killed_at_the_deadline",
+    let r = isolate::cell_with_limits(
+        "spin_is_killed_once_it_stalls",
         "spin",
-        Duration::from_secs(2),
+        isolate::Limits {
+            stall: Duration::from_secs(2),
+            ceiling: Duration::from_secs(60),
+        },
         || loop {
             std::hint::spin_loop();
         },
     );
-    let seen = seen(r);
-    assert!(seen.contains("was killed"), "{seen}");
+    let (found, _) = r.expect_err("a spin must be rejected");
+    assert_eq!(found.violation.kind, Kind::Stall, "{}", found.violation);
+    assert!(
+        found.violation.seen.contains("was killed"),
+        "{}",
+        found.violation
+    );
     assert!(
         start.elapsed() < Duration::from_secs(30),
-        "the deadline did not stop the spin"
+        "the stall window did not stop the spin"
+    );
+}
+
+/// Regression (issue 5): the isolating parent killed a check at a fixed deadline,
+/// however much progress it made. A check that keeps beating outlives the stall
+/// window and is stopped only at its ceiling, as over budget (timed out), not failed.
+#[test]
+fn a_check_that_keeps_progressing_outlives_the_stall_window() {
+    let r = isolate::cell_with_limits(
+        "a_check_that_keeps_progressing_outlives_the_stall_window",
+        "slow",
+        isolate::Limits {
+            stall: Duration::from_secs(1),
+            ceiling: Duration::from_secs(4),
+        },
+        || loop {
+            racecourse_impl::process::heartbeat::beat();
+            std::thread::sleep(Duration::from_millis(100));
+        },
+    );
+    let (found, _) = r.expect_err("the ceiling stops it");
+    assert_eq!(
+        found.violation.kind,
+        Kind::OverBudget,
+        "{}",
+        found.violation
+    );
+}
+
+/// The other half: a check that progresses for three stall windows, then finishes,
+/// passes.
+#[test]
+fn a_slow_check_that_finishes_passes() {
+    let r = isolate::cell_with_limits(
+        "a_slow_check_that_finishes_passes",
+        "slow_then_done",
+        isolate::Limits {
+            stall: Duration::from_secs(1),
+            ceiling: Duration::from_secs(60),
+        },
+        || {
+            for _ in 0..30 {
+                racecourse_impl::process::heartbeat::beat();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        },
+    );
+    assert!(r.is_ok(), "3 s of progress with a 1 s stall window: {r:?}");
+}
+
+/// Regression (issue 5): a correct spin-lock counter failed on std with "no progress
+/// within 5s" while it was only slow. A trial that takes three stall windows but
+/// completes an operation in each passes.
+#[test]
+fn a_slow_trial_that_progresses_is_not_a_stall() {
+    let limits = std_rt::Limits {
+        stall: Duration::from_millis(500),
+        budget: Duration::from_secs(60),
+    };
+    let budget = std_rt::Budget::with_limits(limits);
+    let r = std_rt::explore(&budget, 1, |progress| {
+        for _ in 0..15 {
+            std::thread::sleep(Duration::from_millis(100));
+            progress.tick();
+        }
+        Ok(())
+    });
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// A trial in which nothing completes for a whole window is a stall, reported as such.
+#[test]
+fn a_trial_without_progress_is_a_stall() {
+    let limits = std_rt::Limits {
+        stall: Duration::from_millis(500),
+        budget: Duration::from_secs(60),
+    };
+    let budget = std_rt::Budget::with_limits(limits);
+    let start = Instant::now();
+    let found = std_rt::explore(&budget, 1, |progress| {
+        progress.tick();
+        // A lost wake-up: waits for a message nobody sends.
+        let (_tx, rx) = std::sync::mpsc::channel::<()>();
+        let _ = rx.recv();
+        Ok(())
+    })
+    .expect_err("a stall must be rejected");
+    assert_eq!(found.violation.kind, Kind::Stall, "{}", found.violation);
+    assert!(
+        found
+            .violation
+            .seen
+            .contains("no operation completed for 500ms (1 had completed before)"),
+        "{}",
+        found.violation
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+/// Once the budget is spent, the running trial is asked to stop and no other starts:
+/// fewer trials, never a failure.
+#[test]
+fn a_spent_budget_means_fewer_trials_not_a_failure() {
+    let limits = std_rt::Limits {
+        stall: Duration::from_secs(5),
+        budget: Duration::from_millis(300),
+    };
+    let budget = std_rt::Budget::with_limits(limits);
+    let r = std_rt::explore(&budget, 50, |progress| {
+        while !progress.should_stop() {
+            std::thread::sleep(Duration::from_millis(10));
+            progress.tick();
+        }
+        Ok(())
+    });
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(
+        budget.trials(),
+        1,
+        "one trial, stopped when the budget ran out"
     );
 }
 

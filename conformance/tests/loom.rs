@@ -60,13 +60,6 @@ fn shared_list_scenario_census_snapshots() {
 
 #[test]
 fn kill_matrix() {
-    let mut mutants = e4::mutants(Runtime::Loom);
-    mutants.extend(racecourse::counter::mutants(Runtime::Loom));
-    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Loom, &mutants, |exercise| {
-        match exercise {
-            "counter" => racecourse::counter::properties_on(Runtime::Loom),
-            _ => e4::properties_on(Runtime::Loom),
-        }
-    });
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Loom);
     common::check_matrix("kill_matrix__loom", &matrix);
 }

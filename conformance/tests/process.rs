@@ -5,7 +5,6 @@
 mod common;
 
 use racecourse::runner::Runtime;
-use racecourse::shm_counter as e5p;
 
 racecourse::shm_counter! {
     robust => racecourse_impl::process::shm_counter { counter: RobustLocked },
@@ -13,9 +12,6 @@ racecourse::shm_counter! {
 
 #[test]
 fn kill_matrix() {
-    let matrix =
-        racecourse::kill_matrix::run("kill_matrix", Runtime::Process, &e5p::mutants(), |_| {
-            e5p::properties_on(Runtime::Process)
-        });
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Process);
     common::check_matrix("kill_matrix__process", &matrix);
 }

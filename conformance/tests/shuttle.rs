@@ -34,15 +34,7 @@ fn shared_list_transcript_snapshots() {
 
 #[test]
 fn kill_matrix() {
-    let mut mutants = e4::mutants(Runtime::Shuttle);
-    mutants.extend(racecourse::counter::mutants(Runtime::Shuttle));
-    let matrix =
-        racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle, &mutants, |exercise| {
-            match exercise {
-                "counter" => racecourse::counter::properties_on(Runtime::Shuttle),
-                _ => e4::properties_on(Runtime::Shuttle),
-            }
-        });
+    let matrix = racecourse::kill_matrix::run("kill_matrix", Runtime::Shuttle);
     common::check_matrix("kill_matrix__shuttle", &matrix);
 }
 
@@ -53,6 +45,7 @@ fn pct_alone_finds_a_lost_update() {
     use racecourse::counter::on_shuttle::run_increments;
     use racecourse::mutants::counter::on_shuttle::LostUpdate;
     use racecourse::runner::shuttle_rt::{explore, Budget};
+    use racecourse::runner::Progress;
 
     let budget = Budget {
         random: 0,
@@ -60,11 +53,14 @@ fn pct_alone_finds_a_lost_update() {
         base_seed: 0,
     };
     let found = explore(budget, || {
-        let (total, _) = run_increments::<LostUpdate>(2, 2, false)?;
-        if total == 4 {
+        let run = run_increments::<LostUpdate>(2, 2, false, &Progress::new())?;
+        if run.total == 4 {
             Ok(())
         } else {
-            Err(racecourse::report::Violation::new("4", total.to_string()))
+            Err(racecourse::report::Violation::new(
+                "4",
+                run.total.to_string(),
+            ))
         }
     })
     .expect_err("PCT must find the lost update");

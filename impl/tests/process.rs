@@ -10,16 +10,18 @@ use std::time::{Duration, Instant};
 
 use racecourse_impl::process::child::{ChildStatus, Supervised};
 use racecourse_impl::process::driver::{run_shm_counter, ShmCounterScenario};
-use racecourse_impl::process::mutants::{NoLock, PrivateMemory, StdMutexInShm};
+use racecourse_impl::process::must_pass::FlockLocked;
+use racecourse_impl::process::mutants::{NoLock, NonRobust, PrivateMemory, StdMutexInShm};
 use racecourse_impl::process::shm_counter::RobustLocked;
 use racecourse_impl::process::worker::{self, PARENT_VAR};
 use racecourse_impl::process::{TaskError, TaskErrorKind};
 use racecourse_impl::{register_shm_counter_worker, register_task};
 use racecourse_spec::shm_counter::ShmCounter;
 
-/// Generous for work that should take milliseconds: only a hang may reach it.
+/// Generous for work that should take milliseconds: only a hang may reach it. For
+/// the counter scenarios, the window without progress after which a run stalls.
 const DEADLINE: Duration = Duration::from_secs(10);
-/// For runs that are expected to hang.
+/// For runs that are expected to hang (or stall).
 const HANG_DEADLINE: Duration = Duration::from_secs(3);
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -201,6 +203,8 @@ register_shm_counter_worker!(static CREATE_PANICS: CreatePanics);
 register_shm_counter_worker!(static NO_LOCK: NoLock);
 register_shm_counter_worker!(static PRIVATE_MEMORY: PrivateMemory);
 register_shm_counter_worker!(static STD_MUTEX_IN_SHM: StdMutexInShm);
+register_shm_counter_worker!(static NON_ROBUST: NonRobust);
+register_shm_counter_worker!(static FLOCK: FlockLocked);
 
 fn expect_error(result: Result<Vec<u8>, TaskError>, kind: TaskErrorKind) -> TaskError {
     match result {
@@ -461,8 +465,46 @@ fn std_mutex_in_shared_memory_hangs_and_is_killed() {
     )
     .unwrap_err();
     let took = start.elapsed();
-    assert_eq!(e.kind(), TaskErrorKind::TimedOut, "{e}");
+    assert_eq!(e.kind(), TaskErrorKind::Stalled, "{e}");
     assert!(took < HANG_DEADLINE + Duration::from_secs(2), "{took:?}");
+    assert_nothing_left();
+}
+
+#[test]
+fn a_dead_holder_is_recovered_by_the_reference_and_by_flock() {
+    let _serial = serial();
+    let scenario = ShmCounterScenario::dead_holder(3, 50, 3, DEADLINE);
+    for (name, outcome) in [
+        ("robust", run_shm_counter(&ROBUST, &scenario)),
+        ("flock", run_shm_counter(&FLOCK, &scenario)),
+    ] {
+        let outcome = outcome.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(outcome.total, 3 + 2 * 50, "{name}");
+    }
+    assert_nothing_left();
+}
+
+/// Regression (issue 5): a process-shared mutex that is not robust passed every
+/// property until the dead-holder scenario existed; there it stalls.
+#[test]
+fn a_non_robust_mutex_stalls_when_its_holder_dies() {
+    let _serial = serial();
+    let outcome = run_shm_counter(&NON_ROBUST, &ShmCounterScenario::new(5, 100, DEADLINE)).unwrap();
+    assert_eq!((outcome.total, outcome.max_holders), (500, 1));
+    let e = run_shm_counter(
+        &NON_ROBUST,
+        &ShmCounterScenario::dead_holder(3, 50, 3, HANG_DEADLINE),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), TaskErrorKind::Stalled, "{e}");
+    assert_nothing_left();
+}
+
+#[test]
+fn flock_counter_excludes_across_processes() {
+    let _serial = serial();
+    let outcome = run_shm_counter(&FLOCK, &ShmCounterScenario::new(5, 100, DEADLINE)).unwrap();
+    assert_eq!((outcome.total, outcome.max_holders), (500, 1));
     assert_nothing_left();
 }
 

@@ -11,6 +11,9 @@
 //! Every name re-exported below is listed explicitly: a name missing from one backend
 //! must be a compile error in the facade, not a surprise in a student's crate.
 //!
+//! Every backend offers the same names with the same API: `Condvar::wait_while` and a
+//! working `Barrier` exist under loom too (the facade supplies them).
+//!
 //! ## What the backends do not model
 //! Neither loom nor shuttle models time: `sleep` is a yield and timeouts never fire,
 //! so the facade offers no timed waits. Shuttle treats every atomic as `SeqCst`; loom
@@ -63,7 +66,10 @@ pub mod std {
 
     /// Synchronization primitives.
     pub mod sync {
-        pub use ::std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, RwLock};
+        pub use ::std::sync::{
+            Arc, Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
+            RwLockWriteGuard, TryLockError, TryLockResult,
+        };
         /// Atomic types.
         pub mod atomic {
             pub use ::std::sync::atomic::{
@@ -88,14 +94,26 @@ pub mod std {
     }
 }
 
+mod loom_sync;
+
 /// loom's model of threads: exhaustive exploration of interleavings.
+///
+/// Its locks and condition variable are loom's, wrapped so that another thread can
+/// run while a lock is held (loom alone treats a critical section as one step, so a
+/// failing `try_lock` is never explored), and its `Barrier` is built from them (loom's
+/// is a stub); see `rt/loom_sync.rs`.
 pub mod loom {
     /// The backend's name, as it appears in test names and reports.
     pub const NAME: &str = "loom";
 
     /// Synchronization primitives.
     pub mod sync {
-        pub use ::loom::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, RwLock};
+        pub use crate::rt::loom_sync::{
+            Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
+            RwLockWriteGuard,
+        };
+        pub use ::loom::sync::Arc;
+        pub use ::std::sync::{TryLockError, TryLockResult};
         /// Atomic types.
         pub mod atomic {
             pub use ::loom::sync::atomic::{
@@ -127,7 +145,10 @@ pub mod shuttle {
 
     /// Synchronization primitives.
     pub mod sync {
-        pub use ::shuttle::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, RwLock};
+        pub use ::shuttle::sync::{
+            Arc, Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
+            RwLockWriteGuard, TryLockError, TryLockResult,
+        };
         /// Atomic types.
         pub mod atomic {
             pub use ::shuttle::sync::atomic::{

@@ -12,95 +12,35 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use racecourse::runner::Finding;
+use racecourse::isolate;
+use racecourse::registry::{self, Implementation, Role, EXERCISES};
 use racecourse::runner::Runtime;
-use racecourse::{counter, isolate, shared_list};
-use racecourse_impl::thread::counter as counters;
-use racecourse_impl::thread::shared_list as lists;
 
-/// One row of the table: a property of one implementation on one runtime.
+/// One row of the table: a property of one reference implementation on one runtime.
 struct Row {
-    exercise: &'static str,
     property: &'static str,
     runtime: Runtime,
-    implementation: &'static str,
-    check: Box<dyn Fn() -> Result<(), Finding>>,
+    implementation: Implementation,
 }
 
-fn shared_list_rows(rows: &mut Vec<Row>) {
-    macro_rules! list {
-        ($name:literal, $ty:ident) => {
-            for p in shared_list::Property::ALL {
-                for &rt in p.runtimes() {
-                    let check: Box<dyn Fn() -> Result<(), Finding>> = match rt {
-                        Runtime::Std => Box::new(move || {
-                            shared_list::check_std::<lists::on_std::$ty, lists::on_std::Program>(p)
-                        }),
-                        Runtime::Shuttle => Box::new(move || {
-                            shared_list::check_shuttle::<
-                                lists::on_shuttle::$ty,
-                                lists::on_shuttle::Program,
-                            >(p)
-                        }),
-                        Runtime::Loom => Box::new(move || {
-                            shared_list::check_loom::<lists::on_loom::$ty, lists::on_loom::Program>(
-                                p,
-                            )
-                        }),
-                        Runtime::Process => unreachable!("E4 has no process runtime"),
-                    };
-                    rows.push(Row {
-                        exercise: shared_list::EXERCISE,
-                        property: p.name(),
-                        runtime: rt,
-                        implementation: $name,
-                        check,
-                    });
+fn rows() -> Vec<Row> {
+    let mut rows = Vec::new();
+    for exercise in EXERCISES {
+        for property in exercise.properties {
+            for &runtime in property.runtimes {
+                for implementation in (exercise.implementations)(runtime) {
+                    if implementation.role == Role::Reference {
+                        rows.push(Row {
+                            property: property.name,
+                            runtime,
+                            implementation,
+                        });
+                    }
                 }
             }
-        };
-    }
-    list!("fifo", Fifo);
-    list!("lifo", Lifo);
-}
-
-fn counter_rows(rows: &mut Vec<Row>) {
-    for p in counter::Property::ALL {
-        for &rt in p.runtimes() {
-            let check: Box<dyn Fn() -> Result<(), Finding>> = match rt {
-                Runtime::Std => Box::new(move || counter::check_std::<counters::on_std::Locked>(p)),
-                Runtime::Shuttle => {
-                    Box::new(move || counter::check_shuttle::<counters::on_shuttle::Locked>(p))
-                }
-                Runtime::Loom => {
-                    Box::new(move || counter::check_loom::<counters::on_loom::Locked>(p))
-                }
-                Runtime::Process => unreachable!("the thread counter has no process runtime"),
-            };
-            rows.push(Row {
-                exercise: counter::EXERCISE,
-                property: p.name(),
-                runtime: rt,
-                implementation: "locked",
-                check,
-            });
         }
     }
-}
-
-racecourse_impl::register_shm_counter_worker!(static ROBUST: racecourse_impl::process::shm_counter::RobustLocked);
-
-fn shm_counter_rows(rows: &mut Vec<Row>) {
-    use racecourse::shm_counter;
-    for p in shm_counter::Property::ALL {
-        rows.push(Row {
-            exercise: shm_counter::EXERCISE,
-            property: p.name(),
-            runtime: Runtime::Process,
-            implementation: "robust",
-            check: Box::new(move || shm_counter::check(&ROBUST, p)),
-        });
-    }
+    rows
 }
 
 const USAGE: &str = "\
@@ -108,9 +48,7 @@ usage: racecourse [EXERCISE...]
 
 Runs every property of the bundled reference implementations and prints a table of
 exercise / property / runtime / implementation / verdict. With EXERCISE names, runs
-only those (shared_list, counter, shm_counter). Exits 1 if any check fails.";
-
-const EXERCISES: [&str; 3] = ["shared_list", "counter", "shm_counter"];
+only those. Exits 1 if any check fails.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -118,18 +56,15 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    if let Some(bad) = args.iter().find(|a| !EXERCISES.contains(&a.as_str())) {
+    if let Some(bad) = args.iter().find(|a| registry::exercise(a).is_none()) {
         eprintln!(
             "error: unknown exercise {bad:?}: choose from {} (or none, for all)\n\n{USAGE}",
-            EXERCISES.join(", ")
+            registry::names().join(", ")
         );
         return ExitCode::from(2);
     }
-    let mut rows = Vec::new();
-    shared_list_rows(&mut rows);
-    counter_rows(&mut rows);
-    shm_counter_rows(&mut rows);
-    rows.retain(|r| args.is_empty() || args.iter().any(|a| a == r.exercise));
+    let mut rows = rows();
+    rows.retain(|r| args.is_empty() || args.iter().any(|a| a == r.implementation.exercise));
 
     let in_child = isolate::in_child();
     if !in_child {
@@ -140,23 +75,22 @@ fn main() -> ExitCode {
     }
     let mut failures = Vec::new();
     for row in &rows {
-        let cell = format!(
-            "{}/{}/{}/{}",
-            row.exercise, row.property, row.runtime, row.implementation
-        );
+        let i = row.implementation;
+        let cell = format!("{}/{}/{}/{}", i.exercise, row.property, row.runtime, i.name);
         let start = Instant::now();
         let child_args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let verdict = isolate::cell_with_args("racecourse", &child_args, &cell, || (row.check)());
+        let verdict =
+            isolate::cell_with_args("racecourse", &child_args, &cell, || (i.check)(row.property));
         if in_child {
             continue;
         }
         let word = if verdict.is_ok() { "pass" } else { "FAIL" };
         println!(
             "{:<13} {:<19} {:<8} {:<15} {:<8} {:>8.2}",
-            row.exercise,
+            i.exercise,
             row.property,
             row.runtime.name(),
-            row.implementation,
+            i.name,
             word,
             start.elapsed().as_secs_f64()
         );

@@ -40,6 +40,34 @@ racecourse_spec::runtimes! {
         }
     }
 
+    /// `remove` gives up when the lock is busy: it uses `try_lock` and returns `None`
+    /// ("nothing to remove") whenever another thread holds the lock, even with items
+    /// in the list. From the adversarial submission of issue 5: loom alone accepted it
+    /// until the facade gave loom a branch point inside critical sections.
+    #[derive(Debug, Default)]
+    pub struct TryLockRemove {
+        items: Mutex<VecDeque<u32>>,
+    }
+
+    impl SharedList for TryLockRemove {
+        const ORDER: RemovalOrder = RemovalOrder::Fifo;
+        fn new() -> Self {
+            Self::default()
+        }
+        fn add(&self, x: u32) {
+            self.items.lock().unwrap().push_back(x);
+        }
+        fn remove(&self) -> Option<u32> {
+            match self.items.try_lock() {
+                Ok(mut items) => items.pop_front(),
+                Err(_) => None,
+            }
+        }
+        fn snapshot(&self) -> Vec<u32> {
+            self.items.lock().unwrap().iter().copied().collect()
+        }
+    }
+
     /// Check-then-act across two lock acquisitions: `remove` reads the front item under
     /// one acquisition and removes the front under another, so two removers can both
     /// return the same item and a different one is lost.

@@ -47,6 +47,7 @@ pub fn explore(
     let outcome = catch(move || {
         builder.check(move || {
             *counter.lock().unwrap() += 1;
+            racecourse_impl::process::heartbeat::beat();
             if let Err(v) = check() {
                 std::panic::panic_any(v);
             }

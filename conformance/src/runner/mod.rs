@@ -4,8 +4,8 @@
 //! A check is a closure that runs a scenario once and judges it, returning
 //! `Err(Violation)` when the contract is broken. Runners differ in how they vary the
 //! interleaving:
-//! - [`std_rt`]: real threads, many trials, each under a deadline that turns a hang
-//!   into a failure;
+//! - [`std_rt`]: real threads, many trials, each watched for progress: a trial fails
+//!   only when no operation completes for a whole window, never for being slow;
 //! - [`shuttle_rt`]: shuttle's random and PCT schedulers, one fixed seed per iteration,
 //!   so a failure names the seed that replays it;
 //! - [`loom_rt`]: loom's exhaustive exploration (preemption-bounded beyond two threads).
@@ -19,11 +19,14 @@ pub mod std_rt;
 
 use std::any::Any;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
-use crate::report::Violation;
+use crate::report::{Kind, Violation};
 
 /// Where a thread implementation runs, or `Process` for real OS processes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +42,19 @@ pub enum Runtime {
 }
 
 impl Runtime {
+    /// Every runtime, in report order.
+    pub const ALL: [Runtime; 4] = [
+        Runtime::Std,
+        Runtime::Shuttle,
+        Runtime::Loom,
+        Runtime::Process,
+    ];
+
+    /// The runtime with this name (`std`, `shuttle`, `loom`, `process`).
+    pub fn named(name: &str) -> Option<Runtime> {
+        Runtime::ALL.into_iter().find(|rt| rt.name() == name)
+    }
+
     /// The name used in test names and reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -139,58 +155,103 @@ pub(crate) fn violation_from_panic(payload: Box<dyn Any + Send>) -> Violation {
     describe_panic(&message)
 }
 
-/// How a panic out of a check is to be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PanicKind {
-    /// Every thread was blocked (loom, shuttle).
-    Deadlock,
-    /// Two unsynchronized accesses to one cell (loom).
-    Race,
-    /// An execution ran past the checker's step or branch limit.
-    Spin,
-    /// Anything else: the implementation itself panicked.
-    Panic,
-}
-
-impl PanicKind {
-    /// Classifies a panic message from the model checkers or the implementation.
-    pub(crate) fn of(message: &str) -> PanicKind {
-        let lower = message.to_lowercase();
-        if lower.contains("deadlock") {
-            PanicKind::Deadlock
-        } else if lower.contains("causality violation") {
-            PanicKind::Race
-        } else if lower.contains("maximum number of branches") || lower.contains("exceeded") {
-            PanicKind::Spin
-        } else {
-            PanicKind::Panic
-        }
+/// How a panic message from the model checkers or the implementation is to be read.
+pub(crate) fn kind_of_panic(message: &str) -> Kind {
+    let lower = message.to_lowercase();
+    if lower.contains("deadlock") {
+        Kind::Deadlock
+    } else if lower.contains("causality violation") {
+        Kind::Race
+    } else if lower.contains("maximum number of branches") || lower.contains("exceeded") {
+        Kind::Spin
+    } else {
+        Kind::Panic
     }
 }
 
 /// Names the usual model-checker failures in the student's terms.
 pub(crate) fn describe_panic(message: &str) -> Violation {
     let first = message.lines().next().unwrap_or("").trim();
-    match PanicKind::of(message) {
-        PanicKind::Deadlock => Violation::new(
+    let kind = kind_of_panic(message);
+    let violation = match kind {
+        Kind::Deadlock => Violation::new(
             "every thread to make progress",
             format!("the threads deadlocked: every thread was blocked ({first})"),
         ),
-        PanicKind::Race => Violation::new(
+        Kind::Race => Violation::new(
             "every access to shared data to be synchronized",
             format!("two threads accessed the same data without a lock ({first})"),
         ),
-        PanicKind::Spin => Violation::new(
+        Kind::Spin => Violation::new(
             "every thread to finish",
             format!("a thread kept running without progress: a spin loop? ({first})"),
         ),
-        PanicKind::Panic => {
-            Violation::new("no panic", format!("the implementation panicked: {first}"))
-        }
-    }
+        _ => Violation::new("no panic", format!("the implementation panicked: {first}")),
+    };
+    violation.of_kind(kind)
 }
 
 /// Runs `f` and catches a panic as a violation.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Violation> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(violation_from_panic)
+}
+
+/// The progress of one run of a scenario: operations completed, and whether the
+/// runner asks the run to stop early.
+///
+/// A scenario calls [`tick`](Self::tick) after every operation it completes; on real
+/// threads the [`std_rt`] runner watches the count and fails a trial only when it stops
+/// moving for a whole window (a stall), and asks a slow trial to stop once the check's
+/// time budget is spent ([`should_stop`](Self::should_stop)): a scenario that honours it
+/// judges the operations it completed. Every tick also beats this process's
+/// [heartbeat](racecourse_impl::process::heartbeat), which the isolating parent
+/// watches the same way. Under loom and shuttle the count is a std atomic, invisible to
+/// the model checkers, and nobody asks a run to stop.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<ProgressState>);
+
+#[derive(Debug, Default)]
+struct ProgressState {
+    /// Operations completed so far.
+    done: AtomicU64,
+    /// Set by the runner once the check's time budget is spent.
+    stop: AtomicBool,
+}
+
+impl Progress {
+    /// A fresh count at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one completed operation.
+    pub fn tick(&self) {
+        self.0.done.fetch_add(1, Ordering::Relaxed);
+        racecourse_impl::process::heartbeat::beat();
+    }
+
+    /// Operations completed so far.
+    pub fn done(&self) -> u64 {
+        self.0.done.load(Ordering::Relaxed)
+    }
+
+    /// Whether the runner asks the run to stop before its next operation.
+    pub fn should_stop(&self) -> bool {
+        self.0.stop.load(Ordering::Relaxed)
+    }
+
+    /// Asks the run to stop before its next operation.
+    pub(crate) fn request_stop(&self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads a whole number of seconds from the environment variable `name`.
+pub(crate) fn secs_from_env(name: &str, default: Duration) -> Duration {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(default)
 }

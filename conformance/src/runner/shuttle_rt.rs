@@ -71,6 +71,7 @@ pub fn explore(
         let counted = Arc::clone(&executions);
         let body = move || {
             counted.fetch_add(1, Ordering::Relaxed);
+            racecourse_impl::process::heartbeat::beat();
             if let Err(v) = check() {
                 std::panic::panic_any(v);
             }

@@ -62,6 +62,9 @@ pub enum ChildStatus {
     Signaled(i32),
     /// The deadline passed first; we killed its process group.
     TimedOut,
+    /// Its heartbeat did not move for this long; we killed its process group (see
+    /// [`Supervised::wait_watching`]).
+    Stalled(Duration),
 }
 
 impl ChildStatus {
@@ -94,6 +97,7 @@ impl fmt::Display for ChildStatus {
             Self::Exited(code) => write!(f, "exited with code {code}"),
             Self::Signaled(signal) => write!(f, "killed by {}", signal_name(signal)),
             Self::TimedOut => f.write_str("timed out"),
+            Self::Stalled(window) => write!(f, "made no progress for {window:?}"),
         }
     }
 }
@@ -217,6 +221,7 @@ pub struct ChildOutcome {
 pub struct SpawnOptions {
     stdin: Option<Vec<u8>>,
     capture_limit: usize,
+    heartbeat: bool,
 }
 
 impl Default for SpawnOptions {
@@ -224,6 +229,7 @@ impl Default for SpawnOptions {
         Self {
             stdin: None,
             capture_limit: DEFAULT_CAPTURE_LIMIT,
+            heartbeat: false,
         }
     }
 }
@@ -245,6 +251,24 @@ impl SpawnOptions {
         self.capture_limit = limit;
         self
     }
+
+    /// Gives the child a heartbeat page (see [`heartbeat`](super::heartbeat)), read by
+    /// [`Supervised::beats`] and watched by [`Supervised::wait_watching`].
+    pub fn heartbeat(mut self) -> Self {
+        self.heartbeat = true;
+        self
+    }
+}
+
+/// When [`Supervised::wait_watching`] gives up on a child.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    /// The child is killed once its heartbeat has not moved for this long
+    /// ([`ChildStatus::Stalled`]).
+    pub stall: Duration,
+    /// The child is killed at this instant whatever it does ([`ChildStatus::TimedOut`]):
+    /// a budget, not a judgement of progress.
+    pub ceiling: Instant,
 }
 
 /// One output pipe being drained by a thread.
@@ -303,6 +327,8 @@ pub struct Supervised {
     stderr: Option<Drain>,
     /// Set once the child has been reaped: its pid and group id may be reused.
     reaped: bool,
+    /// The child's heartbeat page, if it was given one.
+    heartbeat: Option<super::heartbeat::Page>,
 }
 
 impl Supervised {
@@ -324,6 +350,13 @@ impl Supervised {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let heartbeat = if options.heartbeat {
+            let page = super::heartbeat::Page::new()?;
+            command.env(super::heartbeat::HEARTBEAT_VAR, page.token());
+            Some(page)
+        } else {
+            None
+        };
         let mut child = command.spawn()?;
         let started = Instant::now();
         let stdin = child.stdin.take();
@@ -337,6 +370,7 @@ impl Supervised {
             stdout: None,
             stderr: None,
             reaped: false,
+            heartbeat,
         };
         if let Some(out) = stdout {
             this.stdout = Some(Drain::start(out, options.capture_limit)?);
@@ -379,6 +413,50 @@ impl Supervised {
         outcome
     }
 
+    /// The child's heartbeat so far (see [`heartbeat`](super::heartbeat)); `None`
+    /// unless it was spawned with [`SpawnOptions::heartbeat`].
+    pub fn beats(&self) -> Option<u64> {
+        self.heartbeat.as_ref().map(super::heartbeat::Page::count)
+    }
+
+    /// Waits for the child to exit while it makes progress: kills its process group
+    /// when its heartbeat has not moved for `watch.stall` ([`ChildStatus::Stalled`]) or
+    /// at `watch.ceiling` ([`ChildStatus::TimedOut`]), then reaps it.
+    ///
+    /// Without a heartbeat page (not spawned with [`SpawnOptions::heartbeat`]) every
+    /// look finds no progress, so the child is killed after `watch.stall`.
+    pub fn wait_watching(mut self, watch: Watch) -> ChildOutcome {
+        /// How often the heartbeat is read.
+        const LOOK: Duration = Duration::from_millis(100);
+        let mut last = self.beats();
+        let mut moved_at = Instant::now();
+        let status = loop {
+            let now = Instant::now();
+            let next = (now + LOOK).min(watch.ceiling);
+            if self.wait_exit(next) {
+                break None;
+            }
+            let now = Instant::now();
+            let beats = self.beats();
+            if beats != last {
+                last = beats;
+                moved_at = now;
+            }
+            if now.duration_since(moved_at) >= watch.stall {
+                break Some(ChildStatus::Stalled(watch.stall));
+            }
+            if now >= watch.ceiling {
+                break Some(ChildStatus::TimedOut);
+            }
+        };
+        let elapsed = self.started.elapsed();
+        let mut outcome = self.finish(elapsed);
+        if let Some(status) = status {
+            outcome.status = status;
+        }
+        outcome
+    }
+
     /// Kills the child's process group now and reaps it. The status is what killed
     /// it: `SIGKILL`, unless it had exited already.
     pub fn kill(mut self) -> ChildOutcome {
@@ -386,8 +464,9 @@ impl Supervised {
         self.finish(elapsed)
     }
 
-    /// Whether the child has exited (it may still be an unreaped zombie).
-    fn has_exited(&self) -> bool {
+    /// Whether the child has exited (it may still be an unreaped zombie, so its pid
+    /// and group stay reserved until this handle reaps it).
+    pub fn has_exited(&self) -> bool {
         // SAFETY: an all-zero siginfo_t is a valid value (plain C struct).
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: `info` is a valid, writable siginfo_t. WNOWAIT leaves the child

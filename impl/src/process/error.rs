@@ -23,6 +23,9 @@ pub enum TaskErrorKind {
     Crashed,
     /// The deadline passed; the process group was killed.
     TimedOut,
+    /// No progress was seen for a whole window (a deadlock, or a waiter nobody
+    /// wakes); the processes were killed. Slowness alone never gives this.
+    Stalled,
     /// The caller gave up on the task before it finished; the process group was
     /// killed.
     Cancelled,
@@ -46,7 +49,8 @@ pub struct TaskError {
     message: Option<String>,
     /// How the process ended (crashed).
     status: Option<ChildStatus>,
-    /// The deadline that passed (timed out).
+    /// The deadline that passed (timed out), or the window without progress
+    /// (stalled).
     deadline: Option<Duration>,
     /// The OS error behind a harness failure.
     source: Option<io::Error>,
@@ -96,6 +100,14 @@ impl TaskError {
         Self {
             deadline: Some(deadline),
             ..Self::new(TaskErrorKind::TimedOut)
+        }
+    }
+
+    /// Nothing made progress for `window`.
+    pub fn stalled(window: Duration) -> Self {
+        Self {
+            deadline: Some(window),
+            ..Self::new(TaskErrorKind::Stalled)
         }
     }
 
@@ -182,6 +194,13 @@ impl fmt::Display for TaskError {
                     write!(f, "worker timed out after {deadline:?}")
                 }
                 None => f.write_str("worker timed out"),
+            },
+            TaskErrorKind::Stalled => match self.deadline {
+                Some(window) => {
+                    let window = Duration::from_millis(window.as_millis() as u64);
+                    write!(f, "workers made no progress for {window:?}")
+                }
+                None => f.write_str("workers made no progress"),
             },
             TaskErrorKind::Cancelled => f.write_str("worker cancelled"),
             TaskErrorKind::Harness => match &self.source {

@@ -2,6 +2,8 @@
 //!
 //! - [`child`]: supervised child processes (own process group, captured and capped
 //!   output, bounded waits, the group killed and the child reaped in every case);
+//! - [`heartbeat`]: how a supervised process shows progress, so that only a stall
+//!   (no progress over a window), never slowness, gets it killed;
 //! - [`worker`]: the spawn start method: a registered task runs in a fresh execution
 //!   of the current binary, routed there by an ELF constructor before `main`;
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
@@ -9,7 +11,8 @@
 //! - [`shm_counter`]: the E5 reference, [`shm_counter::RobustLocked`];
 //! - [`driver`]: the scenario runs the conformance suites call
 //!   ([`driver::run_shm_counter`]);
-//! - [`mutants`]: wrong shared counters the suites must reject.
+//! - [`mutants`]: wrong shared counters the suites must reject;
+//! - [`must_pass`]: correct but unusual shared counters the suites must accept.
 //!
 //! Every way work in another process can fail reaches the caller as one
 //! [`TaskError`]. The worker protocol and the rendezvous that exposes a missing lock
@@ -18,6 +21,8 @@
 pub mod child;
 pub mod driver;
 mod error;
+pub mod heartbeat;
+pub mod must_pass;
 pub mod mutants;
 pub mod shm;
 pub mod shm_counter;

@@ -7,6 +7,8 @@
 //! | [`StdMutexInShm`] | `std::sync::Mutex` in shared memory | times out: waiters are never woken |
 //! | [`SharedLockPrivateCount`] | the lock shared, the count private | total only |
 //! | [`AtomicDelta`] | an atomic add instead of a lock | mutual exclusion only |
+//! | [`NonRobust`] | a process-shared pthread mutex that is not robust | a dead holder stalls the others |
+//! | [`ReadBeforeLock`] | reads the count, then locks to write it back | total only |
 
 use std::io;
 use std::sync::{Mutex, PoisonError};
@@ -223,6 +225,147 @@ impl ShmCounter for AtomicDelta {
         let mut n = before;
         let r = f(&mut n);
         self.count().fetch_add(n.wrapping_sub(before), SeqCst);
+        Ok(r)
+    }
+}
+
+/// A process-shared `pthread_mutex_t` in shared memory, but not *robust*: it excludes
+/// other processes correctly, yet when its holder dies nobody can ever take it again,
+/// and every other process waits forever. Only a holder that dies shows it (from the
+/// adversarial submission of issue 5, which the suite accepted until the
+/// `dead_holder` property existed).
+#[derive(Debug)]
+pub struct NonRobust {
+    shm: SharedMemory,
+}
+
+/// What [`NonRobust`]'s region holds.
+#[repr(C)]
+struct NonRobustLayout {
+    /// Process-shared, not robust. Guards `count`.
+    lock: std::cell::UnsafeCell<libc::pthread_mutex_t>,
+    /// Guarded by `lock`.
+    count: std::cell::UnsafeCell<u64>,
+}
+
+impl NonRobust {
+    fn layout(&self) -> &NonRobustLayout {
+        // SAFETY: `create` and `attach` checked that the page-aligned region is large
+        // enough; its fields are only reached through the pthread calls and under the
+        // lock, as pthread mutexes are meant to be shared.
+        unsafe { &*self.shm.as_ptr().cast::<NonRobustLayout>() }
+    }
+}
+
+impl ShmCounter for NonRobust {
+    fn create() -> io::Result<Self> {
+        let shm = SharedMemory::create(std::mem::size_of::<NonRobustLayout>())?;
+        let raw = shm.as_ptr().cast::<libc::pthread_mutex_t>();
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: the attribute object is initialised before use and destroyed after;
+        // the mutex is initialised in place in fresh memory no other process knows yet.
+        let rc = unsafe {
+            libc::pthread_mutexattr_init(attr.as_mut_ptr());
+            libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED);
+            let rc = libc::pthread_mutex_init(raw, attr.as_ptr());
+            libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+            rc
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(Self { shm })
+    }
+
+    fn token(&self) -> String {
+        self.shm.token().to_owned()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        let shm = SharedMemory::attach(token)?;
+        if shm.len() < std::mem::size_of::<NonRobustLayout>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "region too small",
+            ));
+        }
+        Ok(Self { shm })
+    }
+
+    fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
+        let layout = self.layout();
+        // SAFETY: the mutex was initialised by `create`; the region stays mapped.
+        let rc = unsafe { libc::pthread_mutex_lock(layout.lock.get()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        // SAFETY: the count is guarded by the lock we hold.
+        let r = f(unsafe { &mut *layout.count.get() });
+        // SAFETY: this thread holds the lock.
+        unsafe { libc::pthread_mutex_unlock(layout.lock.get()) };
+        Ok(r)
+    }
+}
+
+/// Reads the count *before* taking the lock, then runs `f` on that copy and writes it
+/// back under the lock (`v = counter.value; with lock: counter.value = v + 1`). The
+/// closures never overlap, and a holder that dies is recovered (the lock is the
+/// reference's robust mutex), but a process that read while another held the lock
+/// writes back a stale value: only the total shows it.
+#[derive(Debug)]
+pub struct ReadBeforeLock {
+    shm: SharedMemory,
+}
+
+/// What [`ReadBeforeLock`]'s region holds.
+#[repr(C)]
+struct ReadBeforeLockLayout {
+    lock: super::shm::RobustMutex,
+    /// Written under `lock`, read without it (the bug): an atomic, so the racy read is
+    /// a stale value, not undefined behaviour.
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl ReadBeforeLock {
+    fn layout(&self) -> &ReadBeforeLockLayout {
+        // SAFETY: `create` initialised the mutex at the start of the page-aligned
+        // region, which `create` and `attach` checked is large enough; the count is an
+        // atomic, so sharing it with other processes is sound.
+        unsafe { &*self.shm.as_ptr().cast::<ReadBeforeLockLayout>() }
+    }
+}
+
+impl ShmCounter for ReadBeforeLock {
+    fn create() -> io::Result<Self> {
+        let shm = SharedMemory::create(std::mem::size_of::<ReadBeforeLockLayout>())?;
+        // SAFETY: the fresh region is zero-filled, page-aligned and large enough, and no
+        // other process knows its token yet.
+        unsafe { super::shm::RobustMutex::init(shm.as_ptr().cast())? };
+        Ok(Self { shm })
+    }
+
+    fn token(&self) -> String {
+        self.shm.token().to_owned()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        let shm = SharedMemory::attach(token)?;
+        if shm.len() < std::mem::size_of::<ReadBeforeLockLayout>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "region too small",
+            ));
+        }
+        Ok(Self { shm })
+    }
+
+    fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let layout = self.layout();
+        let mut n = layout.count.load(SeqCst);
+        let _guard = layout.lock.lock()?;
+        let r = f(&mut n);
+        layout.count.store(n, SeqCst);
         Ok(r)
     }
 }

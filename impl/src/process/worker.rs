@@ -264,6 +264,9 @@ fn worker_main(name: OsString, result: OsString) -> ! {
     // SAFETY: setting a disposition to SIG_IGN installs no handler; std's `main` does
     // the same, so student code sees EPIPE rather than dying of SIGPIPE.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    if let Some(parent) = std::env::var(PARENT_VAR).ok().and_then(|p| p.parse().ok()) {
+        die_with_parent(parent);
+    }
     // std opens files close-on-exec: the task's own children do not inherit it.
     let mut out = match std::fs::OpenOptions::new().write(true).open(&result) {
         Ok(file) => file,
@@ -309,6 +312,29 @@ fn worker_main(name: OsString, result: OsString) -> ! {
     // destructors, which threads left behind by the task could otherwise block.
     unsafe { libc::_exit(code) }
 }
+
+/// Asks the kernel to kill this process (`SIGKILL`) when the thread that spawned it
+/// ends, and leaves at once if `parent` is no longer this process's parent.
+///
+/// A worker lives in its own process group, so a supervisor that kills its own
+/// group cannot reach it; if the spawning process is itself killed (by a
+/// supervisor's deadline, say), nothing else would stop a worker that waits forever.
+/// The kernel ties the signal to the spawning *thread*: a worker must be spawned by a
+/// thread that outlives it (every spawner here waits for its workers on the thread
+/// that spawned them).
+pub fn die_with_parent(parent: libc::pid_t) {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory of ours.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != parent {
+        // The parent died before the request above: nobody will read our result.
+        // SAFETY: `_exit` only ends the process.
+        unsafe { libc::_exit(EXIT_ORPHANED) }
+    }
+}
+
+/// The exit code of a process whose parent died before it started.
+const EXIT_ORPHANED: i32 = 122;
 
 /// The message of a panic payload (`&str` or `String`, as `panic!` makes them).
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -473,6 +499,14 @@ impl Worker {
     /// The task it runs.
     pub fn task(&self) -> &'static Task {
         self.task
+    }
+
+    /// Whether the worker process has exited (its result is then ready: [`finish`]
+    /// returns at once).
+    ///
+    /// [`finish`]: Self::finish
+    pub fn has_exited(&self) -> bool {
+        self.child.has_exited()
     }
 
     /// Waits at most `deadline` from now for the task's result.

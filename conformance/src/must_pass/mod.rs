@@ -1,0 +1,9 @@
+//! Must-pass implementations: correct but unusual, as students write them. The
+//! counterpart of [`mutants`](crate::mutants): where a mutant shows that a property
+//! can reject wrong code, a must-pass implementation shows that it does not reject
+//! right code. The kill matrix asserts that every property accepts each of them on
+//! every runtime, in every run (std threads included, where slowness must never be
+//! mistaken for a hang).
+
+pub mod counter;
+pub mod shared_list;
