@@ -44,11 +44,21 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
 }
 
+/// Set to `must_pass` to run only the must-pass rows (for
+/// `ci/reference-stability.sh`); the matrix is then partial and not snapshotted.
+pub const ROWS_ENV: &str = "RACECOURSE_MATRIX_ROWS";
+
+/// Whether `RACECOURSE_MATRIX_ROWS` restricts the matrix to its must-pass rows.
+pub fn must_pass_only() -> bool {
+    std::env::var(ROWS_ENV).is_ok_and(|v| v == "must_pass")
+}
+
 /// The implementations the matrix of `runtime` holds, each with the properties it is
 /// checked against: every must-pass implementation, and every mutant that some
 /// property checked here must reject (a mutant means something only there:
 /// `off_by_one_adder` needs the census, which runs under loom), except on std.
 pub fn plan(runtime: Runtime) -> Vec<(Implementation, Vec<&'static str>)> {
+    let only_must_pass = must_pass_only();
     let mut plan = Vec::new();
     for exercise in EXERCISES {
         let properties = exercise.properties_on(runtime);
@@ -57,7 +67,9 @@ pub fn plan(runtime: Runtime) -> Vec<(Implementation, Vec<&'static str>)> {
                 Role::Reference => false,
                 Role::MustPass => true,
                 Role::Mutant { must_fail } => {
-                    runtime != Runtime::Std && must_fail.iter().any(|p| properties.contains(p))
+                    !only_must_pass
+                        && runtime != Runtime::Std
+                        && must_fail.iter().any(|p| properties.contains(p))
                 }
             };
             if keep && !properties.is_empty() {
@@ -326,8 +338,10 @@ impl Matrix {
         out
     }
 
-    /// Appends the timings to the file named by `RACECOURSE_TIMINGS`, if set, one
-    /// `runtime mutant seconds` line per mutant (used by `ci/mutant-stability.sh`).
+    /// Appends the outcome of every row to the file named by `RACECOURSE_TIMINGS`, if
+    /// set (read by `ci/mutant-stability.sh` and `ci/reference-stability.sh`): per
+    /// mutant `runtime mutant exercise::name seconds|survived` (its time to rejection),
+    /// per must-pass cell `runtime must_pass exercise::name/property accepted|rejected`.
     pub fn record_timings(&self) {
         let Ok(path) = std::env::var("RACECOURSE_TIMINGS") else {
             return;
@@ -337,7 +351,22 @@ impl Matrix {
             let secs = t
                 .map(|d| format!("{:.4}", d.as_secs_f64()))
                 .unwrap_or_else(|| "survived".into());
-            text.push_str(&format!("{} {mutant} {secs}\n", self.runtime));
+            text.push_str(&format!("{} mutant {mutant} {secs}\n", self.runtime));
+        }
+        for cell in self
+            .cells
+            .iter()
+            .filter(|c| c.implementation.role == Role::MustPass)
+        {
+            let word = if cell.verdict.is_ok() {
+                "accepted"
+            } else {
+                "rejected"
+            };
+            text.push_str(&format!(
+                "{} must_pass {}::{}/{} {word}\n",
+                self.runtime, cell.implementation.exercise, cell.implementation.name, cell.property
+            ));
         }
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new()

@@ -205,8 +205,52 @@ pub mod shuttle {
 /// ```
 ///
 /// Reference implementations and student implementations use this same line.
+///
+/// ## Source in a file of its own
+/// `runtimes!(include "body.rs");` instantiates the items of `body.rs` (a path relative
+/// to the invoking file, as with `include!`) the same way. Tools that read source
+/// without expanding macros, such as `cargo mutants`, never look inside a macro's
+/// arguments; with the body in a file they can, if the invoking module also declares
+/// it as a module that is never compiled:
+///
+/// ```ignore
+/// racecourse_spec::runtimes!(include "locked.rs");
+/// // For cargo-mutants only: it reads `locked.rs` through this declaration.
+/// #[cfg(any())]
+/// #[path = "locked.rs"]
+/// mod source;
+/// ```
+///
+/// A body file holds items only: no inner attributes or `//!` docs (`include!` does
+/// not accept them); document the module in the invoking file.
 #[macro_export]
 macro_rules! runtimes {
+    (include $file:literal) => {
+        /// This module's implementation on real OS threads.
+        pub mod on_std {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::rt::std as rt;
+            include!($file);
+        }
+        /// This module's implementation under loom's exhaustive exploration.
+        pub mod on_loom {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::rt::loom as rt;
+            include!($file);
+        }
+        /// This module's implementation under shuttle's schedulers.
+        pub mod on_shuttle {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::rt::shuttle as rt;
+            include!($file);
+        }
+    };
     ($($body:tt)*) => {
         /// This module's implementation on real OS threads.
         pub mod on_std {

@@ -1,0 +1,10 @@
+//! E5 reference: a counter under one lock ([`Locked`](on_std::Locked)), written once in
+//! `locked.rs` and instantiated per runtime.
+
+racecourse_spec::runtimes!(include "locked.rs");
+
+// For tools that read source without expanding macros (cargo-mutants): `locked.rs` is
+// compiled through the `include` above; this declaration is never compiled.
+#[cfg(any())]
+#[path = "locked.rs"]
+mod source;
