@@ -125,9 +125,46 @@ impl Implementation {
     }
 }
 
+/// The README's "what is checked" table, rendered from the registry: one row per
+/// property, with the runtimes that check it and what it means. A test keeps the
+/// README's copy equal to this.
+pub fn checked_table() -> String {
+    let mut out = String::from(
+        "| exercise | property | runtimes | what it means |\n|---|---|---|---|\n",
+    );
+    for e in EXERCISES {
+        for (i, p) in e.properties.iter().enumerate() {
+            let exercise = if i == 0 {
+                format!("{} ({})", e.name, e.catalogue)
+            } else {
+                String::new()
+            };
+            let runtimes: Vec<&str> = p.runtimes.iter().map(|r| r.name()).collect();
+            out.push_str(&format!(
+                "| {exercise} | {} | {} | {} |\n",
+                p.name,
+                runtimes.join(", "),
+                p.meaning()
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README lists what is checked; it must say what the registry says.
+    #[test]
+    fn readme_table_matches_the_registry() {
+        let readme = include_str!("../../README.md");
+        let table = checked_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's \"what is checked\" table is out of date; replace it with:\n\n{table}"
+        );
+    }
 
     #[test]
     fn names_are_unique_and_match_their_modules() {

@@ -59,7 +59,7 @@ properties! { $ __shm_counter_table;
 /// The exercise in the registry.
 pub const EXERCISE: Exercise = Exercise {
     name: NAME,
-    catalogue: "E5 (P)",
+    catalogue: "E5, processes",
     title: "a counter in memory shared by processes",
     properties: &Property::INFO,
     slots: &[Slot {
