@@ -12,6 +12,7 @@
 pub mod property;
 
 pub mod counter;
+pub mod grade;
 pub mod isolate;
 pub mod kill_matrix;
 pub mod must_pass;

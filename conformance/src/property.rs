@@ -239,7 +239,8 @@ macro_rules! __conclude {
             concat!(module_path!(), "::", stringify!($name)),
             env!("CARGO_PKG_NAME"),
         );
+        let started = ::std::time::Instant::now();
         let result = $crate::isolate::cell(&context.test, "test", || $result);
-        $crate::suite::conclude(context, result)
+        $crate::suite::conclude(context, started, result)
     };
 }

@@ -129,9 +129,8 @@ impl Implementation {
 /// property, with the runtimes that check it and what it means. A test keeps the
 /// README's copy equal to this.
 pub fn checked_table() -> String {
-    let mut out = String::from(
-        "| exercise | property | runtimes | what it means |\n|---|---|---|---|\n",
-    );
+    let mut out =
+        String::from("| exercise | property | runtimes | what it means |\n|---|---|---|---|\n");
     for e in EXERCISES {
         for (i, p) in e.properties.iter().enumerate() {
             let exercise = if i == 0 {

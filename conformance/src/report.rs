@@ -134,3 +134,113 @@ impl std::error::Error for Failure {}
 
 /// The outcome of one check.
 pub type Verdict = Result<(), Box<Failure>>;
+
+/// How a generated test ended, as a grade reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every run accepted the implementation.
+    Pass,
+    /// The implementation broke the contract (or crashed, deadlocked, stalled).
+    Fail,
+    /// The check was still making progress when its budget (or the submission's) ran
+    /// out: no contract violation was seen.
+    TimedOut,
+    /// The submission does not declare the exercise.
+    NotAttempted,
+    /// The check could not run: the submission does not build, or the harness failed.
+    Error,
+}
+
+impl Status {
+    /// The word used in tables: `pass`, `fail`, `timed out`, `not attempted`, `error`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::TimedOut => "timed out",
+            Status::NotAttempted => "not attempted",
+            Status::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// One generated test's verdict, in the structured form `racecourse grade` reads: each
+/// generated test writes one when `RACECOURSE_VERDICTS` names a directory, so the
+/// grade and `cargo test` can never disagree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The exercise, e.g. `counter`.
+    pub exercise: String,
+    /// The property, e.g. `mutual_exclusion`.
+    pub property: String,
+    /// `std`, `shuttle`, `loom` or `process`.
+    pub runtime: String,
+    /// The implementation's type path, as the test names it.
+    pub implementation: String,
+    /// The libtest name of the test.
+    pub test: String,
+    /// Pass, fail or timed out.
+    pub status: Status,
+    /// What went wrong, unless it passed.
+    pub failure: Option<FailureRecord>,
+    /// How long the test took.
+    pub seconds: f64,
+}
+
+/// The report of a failed (or timed-out) test, field by field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    /// What kind of failure it is.
+    pub kind: Kind,
+    /// What the contract promises.
+    pub expected: String,
+    /// What happened instead.
+    pub seen: String,
+    /// The minimal scenario.
+    pub scenario: String,
+    /// The seed or schedule.
+    pub schedule: String,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+impl Failure {
+    /// This failure as a record's failure part.
+    pub fn record(&self) -> FailureRecord {
+        FailureRecord {
+            kind: self.violation.kind,
+            expected: self.violation.expected.clone(),
+            seen: self.violation.seen.clone(),
+            scenario: self.scenario.clone(),
+            schedule: self.schedule.clone(),
+            replay: self.replay_command(),
+        }
+    }
+}
+
+impl Record {
+    /// The status a failure of `kind` gives: over budget is timed out, anything else a
+    /// failure.
+    pub fn status_of(kind: Kind) -> Status {
+        match kind {
+            Kind::OverBudget => Status::TimedOut,
+            _ => Status::Fail,
+        }
+    }
+
+    /// The failure as the multi-line text `cargo test` prints.
+    pub fn failure_text(&self) -> Option<String> {
+        let f = self.failure.as_ref()?;
+        Some(format!(
+            "{}::{} failed\n  implementation: {}\n  runtime:        {}\n  expected:       {}\n  seen:           {}\n  scenario:       {}\n  schedule:       {}\n  replay:         {}",
+            self.exercise, self.property, self.implementation, self.runtime, f.expected, f.seen, f.scenario, f.schedule, f.replay
+        ))
+    }
+}

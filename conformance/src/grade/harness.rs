@@ -1,0 +1,406 @@
+//! The scratch workspace in which one submission is built and tested.
+//!
+//! ```text
+//! <scratch>/<submission>/
+//!   Cargo.toml            a workspace of the two crates below, with racecourse's own
+//!                         [workspace.package], [workspace.dependencies], lints and
+//!                         profiles (so a submission written inside racecourse's
+//!                         workspace builds unchanged, and dependencies are built with
+//!                         the same settings every time)
+//!   Cargo.lock            racecourse's, at first
+//!   submission/           a copy of the submission, without target/ and .git/; its
+//!                         manifest points racecourse-spec at this racecourse
+//!   harness/              the generated test crate: one test target per declared
+//!                         exercise, each one line of the exercise's test macro
+//! ```
+//!
+//! The submission's own tests are never built or run: only `harness/tests/*.rs`, which
+//! the grader writes from the declaration. Files are written only when their content
+//! changes, so a second grading run of an unchanged submission rebuilds nothing.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::declaration::{Declaration, TypePath};
+use crate::registry;
+
+/// The package name of the generated test crate.
+pub const HARNESS_PACKAGE: &str = "racecourse-grade-harness";
+
+/// The crate name a submission is known by inside the harness.
+const SUBMISSION_CRATE: &str = "submission";
+
+/// Where racecourse's own source is: the workspace whose `spec/` and `conformance/` the
+/// harness depends on. `RACECOURSE_HOME` overrides the place this binary was built
+/// from.
+pub fn racecourse_home() -> PathBuf {
+    std::env::var_os("RACECOURSE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("the conformance crate sits in the workspace")
+                .to_path_buf()
+        })
+}
+
+/// Writes (or refreshes) the scratch workspace of `submission` (its directory `source`,
+/// its `declaration`) under `dir`.
+pub fn prepare(dir: &Path, source: &Path, declaration: &Declaration) -> io::Result<()> {
+    let home = racecourse_home();
+    std::fs::create_dir_all(dir)?;
+    write_if_changed(&dir.join("Cargo.toml"), &root_manifest(&home)?)?;
+    let lock = dir.join("Cargo.lock");
+    if !lock.exists() {
+        if let Ok(ours) = std::fs::read(home.join("Cargo.lock")) {
+            std::fs::write(&lock, ours)?;
+        }
+    }
+    let copy = dir.join("submission");
+    mirror(source, &copy)?;
+    let manifest = std::fs::read_to_string(source.join("Cargo.toml"))?;
+    write_if_changed(
+        &copy.join("Cargo.toml"),
+        &submission_manifest(&manifest, &home).map_err(io::Error::other)?,
+    )?;
+    let harness = dir.join("harness");
+    std::fs::create_dir_all(harness.join("tests"))?;
+    write_if_changed(
+        &harness.join("Cargo.toml"),
+        &harness_manifest(declaration, &home),
+    )?;
+    for entry in std::fs::read_dir(harness.join("tests"))? {
+        let path = entry?.path();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if !declaration.exercises.contains_key(stem) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    for (exercise, slots) in &declaration.exercises {
+        write_if_changed(
+            &harness.join("tests").join(format!("{exercise}.rs")),
+            &test_file(&declaration.package, exercise, slots),
+        )?;
+    }
+    Ok(())
+}
+
+/// The scratch workspace's root manifest: racecourse's workspace settings, with every
+/// path made absolute.
+fn root_manifest(home: &Path) -> io::Result<String> {
+    let ours: toml::Table = toml::from_str(&std::fs::read_to_string(home.join("Cargo.toml"))?)
+        .map_err(io::Error::other)?;
+    let mut workspace = toml::Table::new();
+    workspace.insert("resolver".into(), "2".into());
+    workspace.insert(
+        "members".into(),
+        toml::Value::Array(vec!["submission".into(), "harness".into()]),
+    );
+    if let Some(ws) = ours.get("workspace").and_then(|w| w.as_table()) {
+        for key in ["package", "lints"] {
+            if let Some(v) = ws.get(key) {
+                workspace.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(deps) = ws.get("dependencies").and_then(|d| d.as_table()) {
+            let mut deps = deps.clone();
+            for (_, dep) in deps.iter_mut() {
+                absolutize(dep, home);
+            }
+            workspace.insert("dependencies".into(), toml::Value::Table(deps));
+        }
+    }
+    let mut root = toml::Table::new();
+    root.insert("workspace".into(), toml::Value::Table(workspace));
+    if let Some(profile) = ours.get("profile") {
+        root.insert("profile".into(), profile.clone());
+    }
+    Ok(format!(
+        "# Generated by racecourse grade: a scratch workspace, rewritten on every run.\n{}",
+        toml::to_string(&root).map_err(io::Error::other)?
+    ))
+}
+
+/// Makes a dependency's `path` absolute, relative to `base`.
+fn absolutize(dep: &mut toml::Value, base: &Path) {
+    if let Some(path) = dep.get_mut("path") {
+        if let Some(p) = path.as_str() {
+            if Path::new(p).is_relative() {
+                *path = base.join(p).to_string_lossy().into_owned().into();
+            }
+        }
+    }
+}
+
+/// The crates of racecourse a submission may depend on, and where they are.
+fn racecourse_crates(home: &Path) -> [(&'static str, PathBuf); 3] {
+    [
+        ("racecourse-spec", home.join("spec")),
+        ("racecourse", home.join("conformance")),
+        ("racecourse-impl", home.join("impl")),
+    ]
+}
+
+/// The submission's manifest, rewritten for the scratch workspace: no workspace or
+/// patch of its own, and every dependency on a racecourse crate pointed at this
+/// racecourse (whatever path, git or version it named), so that the submission
+/// implements the very traits the harness checks.
+pub fn submission_manifest(text: &str, home: &Path) -> Result<String, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    for key in ["workspace", "patch", "replace", "profile"] {
+        table.remove(key);
+    }
+    if let Some(package) = table.get_mut("package").and_then(|p| p.as_table_mut()) {
+        package.remove("workspace");
+    }
+    let crates = racecourse_crates(home);
+    let repoint = |deps: &mut toml::Table| {
+        for (key, dep) in deps.iter_mut() {
+            let package = dep
+                .get("package")
+                .and_then(|p| p.as_str())
+                .unwrap_or(key)
+                .to_string();
+            if let Some((name, path)) = crates.iter().find(|(name, _)| *name == package) {
+                let mut fixed = toml::Table::new();
+                fixed.insert("path".into(), path.to_string_lossy().into_owned().into());
+                if key != name {
+                    fixed.insert("package".into(), (*name).into());
+                }
+                *dep = toml::Value::Table(fixed);
+            }
+        }
+    };
+    for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        if let Some(deps) = table.get_mut(section).and_then(|d| d.as_table_mut()) {
+            repoint(deps);
+        }
+    }
+    if let Some(targets) = table.get_mut("target").and_then(|t| t.as_table_mut()) {
+        for (_, target) in targets.iter_mut() {
+            for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+                if let Some(deps) = target.get_mut(section).and_then(|d| d.as_table_mut()) {
+                    repoint(deps);
+                }
+            }
+        }
+    }
+    toml::to_string(&table).map_err(|e| e.to_string())
+}
+
+/// The generated test crate's manifest: one test target per declared exercise.
+fn harness_manifest(declaration: &Declaration, home: &Path) -> String {
+    let crates = racecourse_crates(home);
+    let mut out = format!(
+        "# Generated by racecourse grade from the submission's declaration.\n\
+         [package]\nname = \"{HARNESS_PACKAGE}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+         publish = false\nautotests = false\n\n[dependencies]\n\
+         {SUBMISSION_CRATE} = {{ package = \"{}\", path = \"../submission\" }}\n",
+        declaration.package
+    );
+    for (name, path) in &crates[..2] {
+        out.push_str(&format!(
+            "{name} = {{ path = {:?} }}\n",
+            path.to_string_lossy()
+        ));
+    }
+    for exercise in declaration.exercises.keys() {
+        out.push_str(&format!(
+            "\n[[test]]\nname = \"{exercise}\"\npath = \"tests/{exercise}.rs\"\n"
+        ));
+    }
+    out
+}
+
+/// The name a slot's type is re-exported under in the generated module.
+fn alias(slot: &str) -> String {
+    slot.split('_')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The test file of one exercise: the declared types re-exported under the slots'
+/// names, and one line of the exercise's test macro.
+pub fn test_file(package: &str, exercise: &str, slots: &[(String, TypePath)]) -> String {
+    let on_threads = registry::exercise(exercise).is_some_and(|e| e.on_threads());
+    let path = |module: &[String], runtime: Option<&str>, name: &str| {
+        let mut segments = vec![SUBMISSION_CRATE.to_string()];
+        segments.extend(module.iter().cloned());
+        segments.extend(runtime.map(str::to_string));
+        segments.push(name.to_string());
+        segments.join("::")
+    };
+    let mut declared = String::new();
+    if on_threads {
+        for runtime in ["on_std", "on_shuttle", "on_loom"] {
+            declared.push_str(&format!("    pub mod {runtime} {{\n"));
+            for (slot, ty) in slots {
+                declared.push_str(&format!(
+                    "        pub use {} as {};\n",
+                    path(&ty.module, Some(runtime), &ty.name),
+                    alias(slot)
+                ));
+            }
+            declared.push_str("    }\n");
+        }
+    } else {
+        for (slot, ty) in slots {
+            declared.push_str(&format!(
+                "    pub use {} as {};\n",
+                path(&ty.module, None, &ty.name),
+                alias(slot)
+            ));
+        }
+    }
+    let bindings: Vec<String> = slots
+        .iter()
+        .map(|(slot, _)| format!("{slot}: {}", alias(slot)))
+        .collect();
+    let declared_list: Vec<String> = slots
+        .iter()
+        .map(|(slot, ty)| format!("{slot} = {ty}"))
+        .collect();
+    format!(
+        "//! Generated by `racecourse grade` from the declaration of `{package}`\n\
+         //! ({exercise}: {}): do not edit.\n\n\
+         /// The declared types, under the names of their slots.\n\
+         #[allow(unused_imports)]\n\
+         mod declared {{\n{declared}}}\n\n\
+         racecourse::{exercise}!({SUBMISSION_CRATE} => crate::declared {{ {} }});\n",
+        declared_list.join(", "),
+        bindings.join(", ")
+    )
+}
+
+/// Writes `text` to `path` unless the file already holds exactly that (keeping its
+/// modification time, so cargo sees nothing new).
+fn write_if_changed(path: &Path, text: &str) -> io::Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// Makes `to` a copy of `from` (without `target/`, `.git/` and other dot-directories),
+/// copying only files whose content changed and deleting files `from` no longer has.
+fn mirror(from: &Path, to: &Path) -> io::Result<()> {
+    let mut wanted: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    collect(from, from, &mut wanted)?;
+    for (relative, source) in &wanted {
+        let dest = to.join(relative);
+        let bytes = std::fs::read(source)?;
+        if std::fs::read(&dest).is_ok_and(|old| old == bytes) {
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&dest, bytes)?;
+    }
+    let mut present = BTreeMap::new();
+    if to.exists() {
+        collect(to, to, &mut present)?;
+    }
+    for relative in present.keys() {
+        if !wanted.contains_key(relative) {
+            std::fs::remove_file(to.join(relative))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file under `dir`, by its path relative to `root`, skipping `target` and
+/// dot-directories.
+fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if name == "target" || name.starts_with('.') {
+                continue;
+            }
+            collect(root, &entry.path(), out)?;
+        } else if kind.is_file() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).expect("under root").to_path_buf();
+            out.insert(relative, path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racecourse_dependencies_point_here_whatever_they_named() {
+        let home = Path::new("/rc");
+        let text = "[package]\nname = \"alice\"\nversion.workspace = true\nworkspace = \"..\"\n\
+                    [workspace]\nmembers = []\n\
+                    [dependencies]\nracecourse-spec = { git = \"https://example.org/rc\", branch = \"main\" }\n\
+                    spec2 = { package = \"racecourse\", version = \"1\" }\nserde = \"1\"\n\
+                    [dev-dependencies]\nracecourse.workspace = true\n\
+                    [patch.crates-io]\nserde = { path = \"x\" }\n";
+        let out: toml::Table = toml::from_str(&submission_manifest(text, home).unwrap()).unwrap();
+        assert!(out.get("workspace").is_none() && out.get("patch").is_none());
+        assert!(out["package"].get("workspace").is_none());
+        assert_eq!(
+            out["dependencies"]["racecourse-spec"]["path"].as_str(),
+            Some("/rc/spec")
+        );
+        assert!(out["dependencies"]["racecourse-spec"].get("git").is_none());
+        assert_eq!(
+            out["dependencies"]["spec2"]["package"].as_str(),
+            Some("racecourse")
+        );
+        assert_eq!(out["dependencies"]["serde"].as_str(), Some("1"));
+        assert_eq!(
+            out["dev-dependencies"]["racecourse"]["path"].as_str(),
+            Some("/rc/conformance")
+        );
+    }
+
+    #[test]
+    fn the_test_file_reexports_each_runtime_and_calls_the_macro() {
+        let slots = vec![
+            ("list".to_string(), TypePath::parse("lists::Stack").unwrap()),
+            ("program".to_string(), TypePath::parse("Program").unwrap()),
+        ];
+        let text = test_file("alice", "shared_list", &slots);
+        assert!(
+            text.contains("pub use submission::lists::on_loom::Stack as List;"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pub use submission::on_std::Program as Program;"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "racecourse::shared_list!(submission => crate::declared { list: List, program: Program });"
+        ));
+        let process = test_file(
+            "alice",
+            "shm_counter",
+            &[(
+                "counter".to_string(),
+                TypePath::parse("shm::Shared").unwrap(),
+            )],
+        );
+        assert!(
+            process.contains("pub use submission::shm::Shared as Counter;"),
+            "{process}"
+        );
+    }
+}
