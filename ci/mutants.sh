@@ -7,7 +7,8 @@
 # machinery's own tests (racecourse-impl's unit tests and tests/process.rs).
 # Slow (about a minute per mutant here); not part of .ci/run.
 #   cargo install cargo-mutants --locked   # once
-#   bash ci/mutants.sh [OUTPUT_DIR]          # default: target/mutants
+#   bash ci/mutants.sh [OUTPUT_DIR [ARGS...]]   # default: target/mutants
+#   bash ci/mutants.sh target/mutants --iterate  # retest only what the last run missed
 #
 # The thread references are written in body files included by `runtimes!(include ..)`
 # and also declared as never-compiled modules, because cargo-mutants does not look
@@ -21,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/mutants}
+shift || true
 if ! cargo mutants --version >/dev/null 2>&1; then
   echo "cargo-mutants is not installed: run cargo install cargo-mutants --locked" >&2
   exit 2
@@ -34,4 +36,5 @@ cargo mutants \
   --baseline skip \
   --timeout 300 \
   --output "$out" \
+  "$@" \
   -- --lib --test std --test shuttle --test loom --test process -- --skip kill_matrix

@@ -51,8 +51,9 @@ properties! { $ __shm_counter_table;
     /// No two processes are inside `with_lock` at once (a rendezvous makes a missing
     /// lock show in every run).
     MutualExclusion => mutual_exclusion [process],
-    /// A holder killed by SIGKILL inside `with_lock` does not block the others, and the
-    /// count is exactly the increments that completed.
+    /// A holder killed by SIGKILL inside `with_lock` does not block the others, the
+    /// process that recovers the lock holds it, and the count is exactly the increments
+    /// that completed.
     DeadHolder => dead_holder [process],
 }
 
@@ -110,6 +111,7 @@ pub fn check<C: ShmCounter>(
             ShmCounterScenario::dead_holder(PROCESSES, INCREMENTS, BEFORE_DEATH, STALL),
             format!(
                 "worker 0 completes {BEFORE_DEATH} increments and is killed by SIGKILL inside its next with_lock; \
+                 worker 1 recovers the lock and holds it until another survivor is held at it; \
                  then {} workers x {INCREMENTS} increments, one after another",
                 PROCESSES - 1
             ),
@@ -135,6 +137,15 @@ pub fn check<C: ShmCounter>(
         run_shm_counter(worker, &scenario).map_err(|e| found(task_violation(property, &e)))?;
     match property {
         Property::DeadHolder => {
+            if outcome.max_holders > 1 {
+                return Err(found(Violation::new(
+                    "the process that recovers a dead holder's lock to hold it",
+                    format!(
+                        "{} surviving processes were inside with_lock at once, just after the lock was recovered",
+                        outcome.max_holders
+                    ),
+                )));
+            }
             let expected = scenario.expected_total();
             if outcome.total != expected {
                 return Err(found(Violation::new(
@@ -185,6 +196,7 @@ racecourse_impl::register_shm_counter_worker!(static SHARED_LOCK_PRIVATE_COUNT: 
 racecourse_impl::register_shm_counter_worker!(static ATOMIC_DELTA: racecourse_impl::process::mutants::AtomicDelta);
 racecourse_impl::register_shm_counter_worker!(static NON_ROBUST: racecourse_impl::process::mutants::NonRobust);
 racecourse_impl::register_shm_counter_worker!(static READ_BEFORE_LOCK: racecourse_impl::process::mutants::ReadBeforeLock);
+racecourse_impl::register_shm_counter_worker!(static UNLOCK_ON_RECOVERY: racecourse_impl::process::mutants::UnlockOnRecovery);
 
 /// The shared counter's implementations (reference, must-pass, mutants), all on real
 /// processes.
@@ -206,9 +218,11 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
         implementation("flock", Role::MustPass, |p| {
             check(&FLOCK, Property::named(p))
         }),
-        implementation("no_lock", mutant(&["mutual_exclusion"]), |p| {
-            check(&NO_LOCK, Property::named(p))
-        }),
+        implementation(
+            "no_lock",
+            mutant(&["mutual_exclusion", "dead_holder"]),
+            |p| check(&NO_LOCK, Property::named(p)),
+        ),
         implementation("private_memory", mutant(&["total", "dead_holder"]), |p| {
             check(&PRIVATE_MEMORY, Property::named(p))
         }),
@@ -217,9 +231,11 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
             mutant(&["total", "dead_holder"]),
             |p| check(&SHARED_LOCK_PRIVATE_COUNT, Property::named(p)),
         ),
-        implementation("atomic_delta", mutant(&["mutual_exclusion"]), |p| {
-            check(&ATOMIC_DELTA, Property::named(p))
-        }),
+        implementation(
+            "atomic_delta",
+            mutant(&["mutual_exclusion", "dead_holder"]),
+            |p| check(&ATOMIC_DELTA, Property::named(p)),
+        ),
         implementation(
             "std_mutex_in_shm",
             mutant(&["total", "mutual_exclusion", "dead_holder"]),
@@ -230,6 +246,9 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
         }),
         implementation("read_before_lock", mutant(&["total"]), |p| {
             check(&READ_BEFORE_LOCK, Property::named(p))
+        }),
+        implementation("unlock_on_recovery", mutant(&["dead_holder"]), |p| {
+            check(&UNLOCK_ON_RECOVERY, Property::named(p))
         }),
     ]
 }

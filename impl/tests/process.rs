@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use racecourse_impl::process::child::{ChildStatus, Supervised};
 use racecourse_impl::process::driver::{run_shm_counter, ShmCounterScenario};
 use racecourse_impl::process::must_pass::FlockLocked;
-use racecourse_impl::process::mutants::{NoLock, NonRobust, PrivateMemory, StdMutexInShm};
+use racecourse_impl::process::mutants::{
+    NoLock, NonRobust, PrivateMemory, StdMutexInShm, UnlockOnRecovery,
+};
 use racecourse_impl::process::shm_counter::RobustLocked;
 use racecourse_impl::process::worker::{self, PARENT_VAR};
 use racecourse_impl::process::{TaskError, TaskErrorKind};
@@ -205,6 +207,7 @@ register_shm_counter_worker!(static PRIVATE_MEMORY: PrivateMemory);
 register_shm_counter_worker!(static STD_MUTEX_IN_SHM: StdMutexInShm);
 register_shm_counter_worker!(static NON_ROBUST: NonRobust);
 register_shm_counter_worker!(static FLOCK: FlockLocked);
+register_shm_counter_worker!(static UNLOCK_ON_RECOVERY: UnlockOnRecovery);
 
 fn expect_error(result: Result<Vec<u8>, TaskError>, kind: TaskErrorKind) -> TaskError {
     match result {
@@ -479,7 +482,27 @@ fn a_dead_holder_is_recovered_by_the_reference_and_by_flock() {
         ("flock", run_shm_counter(&FLOCK, &scenario)),
     ] {
         let outcome = outcome.unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(outcome.total, 3 + 2 * 50, "{name}");
+        assert_eq!(
+            (outcome.total, outcome.max_holders),
+            (3 + 2 * 50, 1),
+            "{name}"
+        );
+    }
+    assert_nothing_left();
+}
+
+/// Regression (cargo-mutants on the reference): a lock given up right after it was
+/// recovered lets a second survivor in, every run.
+#[test]
+fn a_lock_let_go_after_recovery_admits_a_second_survivor() {
+    let _serial = serial();
+    for _ in 0..3 {
+        let outcome = run_shm_counter(
+            &UNLOCK_ON_RECOVERY,
+            &ShmCounterScenario::dead_holder(3, 50, 3, DEADLINE),
+        )
+        .unwrap();
+        assert!(outcome.max_holders >= 2, "{outcome:?}");
     }
     assert_nothing_left();
 }

@@ -160,6 +160,7 @@ fn grade_one(
         };
     }
     let mut ran: BTreeMap<String, Result<run::Ran, String>> = BTreeMap::new();
+    let scratch = scratch.as_path();
     if report.outcome == Outcome::Graded {
         progress.note("building");
         match build::build(&scratch, &options.target_dir, options.build_deadline) {
@@ -210,9 +211,52 @@ fn grade_one(
             }
         }
     }
+    for (exercise, result) in ran.iter_mut() {
+        if let Ok(r) = result {
+            let slots = &declaration.exercises[exercise];
+            for record in &mut r.records {
+                localize(
+                    record,
+                    &declaration.package,
+                    slots,
+                    &scratch,
+                    &options.target_dir,
+                );
+            }
+        }
+    }
     report.exercises = exercise_reports(Some(&declaration), &ran, options, &report.outcome);
     report.seconds = started.elapsed().as_secs_f64();
     report
+}
+
+/// Rewrites what a record says in the harness's terms into the submission's: the
+/// implementation is the type the submission declared (not the harness's alias), and
+/// the replay command runs from anywhere (it names the scratch workspace and the
+/// shared target directory).
+fn localize(
+    record: &mut Record,
+    package: &str,
+    slots: &[(String, declaration::TypePath)],
+    scratch: &Path,
+    target_dir: &Path,
+) {
+    if let Some((_, ty)) = slots.first() {
+        record.implementation = format!("{}::{ty}", package.replace('-', "_"));
+    }
+    if let Some(failure) = &mut record.failure {
+        let harness = format!("cargo test -p {}", harness::HARNESS_PACKAGE);
+        failure.replay = failure.replay.replacen(
+            &harness,
+            &format!(
+                "CARGO_TARGET_DIR={} cargo test --manifest-path {} -p {}",
+                target_dir.display(),
+                scratch.join("Cargo.toml").display(),
+                harness::HARNESS_PACKAGE
+            ),
+            1,
+        );
+    }
 }
 
 /// One report per exercise of the registry.

@@ -58,12 +58,19 @@
 //!
 //! ## A holder that dies: [`Plan::DeadHolder`]
 //! Worker 0 completes `before` increments, then, inside its next critical section,
-//! marks the probe and kills itself with `SIGKILL`, still holding the lock. The other
-//! workers wait for that mark, then increment one after another (so that a counter
-//! without any lock loses nothing here: this plan judges recovery, not exclusion).
-//! The contract asks that the lock be recovered: the run must finish, and the total be
-//! exactly `before + (processes - 1) * increments`. A process-shared mutex that is not
-//! robust leaves the survivors asleep forever: the run stalls.
+//! marks the probe and kills itself with `SIGKILL`, still holding the lock. Worker 1
+//! (the recoverer) then takes the lock and holds a critical section that changes
+//! nothing, as worker 0 of the rendezvous does, while the other survivors announce
+//! themselves and take the lock for a critical section that changes nothing either:
+//! a lock that is given up, not held, by the process that recovers it lets a second
+//! survivor in. Once every survivor has left that section, the survivors increment
+//! one after another. The contract asks that
+//! the lock be recovered: the run must finish, no two survivors may be inside at once,
+//! and the total must be exactly `before + (processes - 1) * increments`. No survivor
+//! changes the count while another may hold a stale copy, so a counter that loses
+//! updates under contention (`read_before_lock`) loses none here: this plan judges
+//! recovery. A process-shared mutex that is not robust leaves the recoverer asleep
+//! forever: the run stalls.
 //!
 //! [`stall`]: ShmCounterScenario::stall
 
@@ -243,8 +250,14 @@ enum Role {
     Announcer,
     /// Increments `before` times, then dies inside its next critical section.
     Victim { before: usize },
-    /// Waits for the victim's death and for `turn` survivors before it, then
-    /// increments.
+    /// The first survivor: once the victim is dead, takes the lock (recovering it) and
+    /// holds a critical section that changes nothing until another survivor is inside
+    /// too or is seen held at the lock; then, once the `others` survivors have left
+    /// their own probe sections, increments.
+    Recoverer { others: u32 },
+    /// Another survivor: once the recoverer holds the recovered lock, announces itself
+    /// and takes the lock for a critical section that changes nothing; then waits for
+    /// `turn` survivors before it to finish, and increments.
     Survivor { turn: u32 },
 }
 
@@ -280,6 +293,8 @@ struct Probe {
     dying: AtomicU32,
     /// Survivors that have finished their increments.
     survived: AtomicU32,
+    /// Survivors other than the recoverer that have left their probe section.
+    probed: AtomicU32,
     /// Progress: every attach, announcement, completed critical section and death.
     events: AtomicU64,
 }
@@ -472,12 +487,57 @@ pub fn shm_counter_worker<C: ShmCounter>(args: &[u8]) -> Result<Vec<u8>, String>
                 .map_err(|e| format!("with_lock(): {e}"))?;
             return Err("with_lock returned without running its closure".to_owned());
         }
+        Role::Recoverer { others } => {
+            if !wait_for(|| probe.dying.load(Ordering::SeqCst) == 1) {
+                return Err(gone());
+            }
+            counter
+                .with_lock(|_| {
+                    probe.enter();
+                    probe.first.store(1, Ordering::SeqCst);
+                    if wait_for(|| probe.announced.load(Ordering::SeqCst) > 0) {
+                        wait_for_entry(probe);
+                    }
+                    probe.leave();
+                    probe.first.store(2, Ordering::SeqCst);
+                })
+                .map_err(|e| format!("with_lock() after the holder died: {e}"))?;
+            probe.event();
+            // Nobody changes the count while a survivor may hold a stale copy of it.
+            if !wait_for(|| probe.probed.load(Ordering::SeqCst) == others) {
+                return Err(gone());
+            }
+            for _ in 0..increments {
+                increment(&counter, probe)?;
+            }
+            probe.survived.fetch_add(1, Ordering::SeqCst);
+            probe.event();
+            return Ok(Vec::new());
+        }
         Role::Survivor { turn } => {
-            let ready = wait_for(|| {
-                probe.dying.load(Ordering::SeqCst) == 1
-                    && probe.survived.load(Ordering::SeqCst) == turn
+            let recovering = wait_for(|| {
+                probe.dying.load(Ordering::SeqCst) == 1 && probe.first.load(Ordering::SeqCst) != 0
             });
-            if !ready {
+            if !recovering {
+                return Err(gone());
+            }
+            let _ = probe.announcer.compare_exchange(
+                0,
+                std::process::id(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            probe.announced.fetch_add(1, Ordering::SeqCst);
+            probe.event();
+            counter
+                .with_lock(|_| {
+                    probe.enter();
+                    probe.leave();
+                })
+                .map_err(|e| format!("with_lock() after the holder died: {e}"))?;
+            probe.probed.fetch_add(1, Ordering::SeqCst);
+            probe.event();
+            if !wait_for(|| probe.survived.load(Ordering::SeqCst) == turn) {
                 return Err(gone());
             }
             for _ in 0..increments {
@@ -519,6 +579,9 @@ fn role(scenario: &ShmCounterScenario, index: usize) -> Role {
         }
         Plan::Contend { .. } => Role::Plain,
         Plan::DeadHolder { before } if index == 0 => Role::Victim { before },
+        Plan::DeadHolder { .. } if index == 1 => Role::Recoverer {
+            others: scenario.processes.saturating_sub(2) as u32,
+        },
         Plan::DeadHolder { .. } => Role::Survivor {
             turn: index as u32 - 1,
         },

@@ -9,6 +9,7 @@
 //! | [`AtomicDelta`] | an atomic add instead of a lock | mutual exclusion only |
 //! | [`NonRobust`] | a process-shared pthread mutex that is not robust | a dead holder stalls the others |
 //! | [`ReadBeforeLock`] | reads the count, then locks to write it back | total only |
+//! | [`UnlockOnRecovery`] | recovers a dead holder's lock, then lets it go | a second survivor enters |
 
 use std::io;
 use std::sync::{Mutex, PoisonError};
@@ -366,6 +367,103 @@ impl ShmCounter for ReadBeforeLock {
         let _guard = layout.lock.lock()?;
         let r = f(&mut n);
         layout.count.store(n, SeqCst);
+        Ok(r)
+    }
+}
+
+/// A robust process-shared mutex, but `with_lock`, told that the previous holder died
+/// (`EOWNERDEAD`), marks the lock consistent and then *unlocks* it before running `f`,
+/// as if recovering were all the lock needed: the one critical section after a death
+/// runs without the lock. Found by cargo-mutants in the reference (`!=` turned into
+/// `==` after `pthread_mutex_consistent`), which every property accepted until the
+/// dead-holder run made the survivors contend at the moment of recovery.
+#[derive(Debug)]
+pub struct UnlockOnRecovery {
+    shm: SharedMemory,
+}
+
+/// What [`UnlockOnRecovery`]'s region holds.
+#[repr(C)]
+struct UnlockOnRecoveryLayout {
+    /// Process-shared and robust. Guards `count`.
+    lock: std::cell::UnsafeCell<libc::pthread_mutex_t>,
+    /// Guarded by `lock` (but for the bug).
+    count: std::cell::UnsafeCell<u64>,
+}
+
+impl UnlockOnRecovery {
+    fn layout(&self) -> &UnlockOnRecoveryLayout {
+        // SAFETY: `create` and `attach` checked that the page-aligned region is large
+        // enough; its fields are only reached through the pthread calls and under the
+        // lock (but for the bug this type models).
+        unsafe { &*self.shm.as_ptr().cast::<UnlockOnRecoveryLayout>() }
+    }
+}
+
+impl ShmCounter for UnlockOnRecovery {
+    fn create() -> io::Result<Self> {
+        let shm = SharedMemory::create(std::mem::size_of::<UnlockOnRecoveryLayout>())?;
+        let raw = shm.as_ptr().cast::<libc::pthread_mutex_t>();
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: the attribute object is initialised before use and destroyed after;
+        // the mutex is initialised in place in fresh memory no other process knows yet.
+        let rc = unsafe {
+            libc::pthread_mutexattr_init(attr.as_mut_ptr());
+            libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST);
+            let rc = libc::pthread_mutex_init(raw, attr.as_ptr());
+            libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+            rc
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(Self { shm })
+    }
+
+    fn token(&self) -> String {
+        self.shm.token().to_owned()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        let shm = SharedMemory::attach(token)?;
+        if shm.len() < std::mem::size_of::<UnlockOnRecoveryLayout>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "region too small",
+            ));
+        }
+        Ok(Self { shm })
+    }
+
+    fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
+        let layout = self.layout();
+        // SAFETY: the mutex was initialised by `create`; the region stays mapped.
+        let rc = unsafe { libc::pthread_mutex_lock(layout.lock.get()) };
+        let held = match rc {
+            0 => true,
+            libc::EOWNERDEAD => {
+                // SAFETY: EOWNERDEAD means we hold the lock; the bug is to let it go.
+                unsafe {
+                    libc::pthread_mutex_consistent(layout.lock.get());
+                    libc::pthread_mutex_unlock(layout.lock.get());
+                }
+                false
+            }
+            rc => return Err(io::Error::from_raw_os_error(rc)),
+        };
+        // SAFETY: none when `held` is false: that race is the bug modelled here. The
+        // count is a plain u64 in shared memory, read and written with volatile
+        // accesses so that the race is a stale value, not a miscompilation.
+        let count = layout.count.get();
+        let mut n = unsafe { count.read_volatile() };
+        let r = f(&mut n);
+        // SAFETY: as above.
+        unsafe { count.write_volatile(n) };
+        if held {
+            // SAFETY: this thread holds the lock.
+            unsafe { libc::pthread_mutex_unlock(layout.lock.get()) };
+        }
         Ok(r)
     }
 }

@@ -305,6 +305,7 @@ mod tests {
         let a = SharedMemory::create(4096).unwrap();
         let b = SharedMemory::attach(a.token()).unwrap();
         assert_eq!(b.len(), 4096);
+        assert!(!b.is_empty());
         // SAFETY: both mappings are 4096 bytes and nobody else uses them.
         unsafe {
             a.as_ptr().add(100).write(7);
@@ -320,6 +321,30 @@ mod tests {
         }
     }
 
+    /// Dropping a region unmaps it: a process that makes many (a pool, a long grading
+    /// run) must not keep every one mapped. Found by cargo-mutants (an empty `drop`).
+    #[test]
+    fn dropping_a_region_unmaps_it() {
+        use std::os::unix::fs::MetadataExt;
+        let shm = SharedMemory::create(4096).unwrap();
+        let inode = std::fs::File::from(shm.fd().try_clone().unwrap())
+            .metadata()
+            .unwrap()
+            .ino();
+        let mapped = |inode: u64| {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .lines()
+                .any(|l| {
+                    l.contains("racecourse-shm")
+                        && l.split_whitespace().nth(4) == Some(&inode.to_string())
+                })
+        };
+        assert!(mapped(inode), "the region is mapped while it lives");
+        drop(shm);
+        assert!(!mapped(inode), "the region is still mapped after drop");
+    }
+
     #[test]
     fn relocking_from_the_holder_fails_instead_of_hanging() {
         let shm = SharedMemory::create(std::mem::size_of::<RobustMutex>()).unwrap();
@@ -329,6 +354,7 @@ mod tests {
             RobustMutex::init(m).unwrap();
             &*m
         };
+        assert_eq!(format!("{m:?}"), "RobustMutex { .. }");
         let g = m.lock().unwrap();
         assert!(!g.recovered());
         let e = m.lock().unwrap_err();

@@ -127,5 +127,19 @@ mod tests {
         let other = SharedMemory::create(4096).unwrap();
         let e = RobustLocked::attach(other.token()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            e.to_string().contains("does not name a shared counter"),
+            "{e}"
+        );
+    }
+
+    /// A region smaller than a counter is refused before anything reads past its end.
+    /// Found by cargo-mutants (the size comparison reversed).
+    #[test]
+    fn attach_rejects_a_region_too_small_for_a_counter() {
+        let small = SharedMemory::create(8).unwrap();
+        let e = RobustLocked::attach(small.token()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("too small"), "{e}");
     }
 }
