@@ -163,7 +163,7 @@ fn grade_one(
     let scratch = scratch.as_path();
     if report.outcome == Outcome::Graded {
         progress.note("building");
-        match build::build(&scratch, &options.target_dir, options.build_deadline) {
+        match build::build(scratch, &options.target_dir, options.build_deadline) {
             Err(e) => {
                 report.outcome = Outcome::BuildFailed {
                     first_error: format!("cannot run cargo: {e}"),
@@ -188,7 +188,7 @@ fn grade_one(
                                 run::run_tests(
                                     exe,
                                     expected,
-                                    &run::verdict_root(&scratch, exercise),
+                                    &run::verdict_root(scratch, exercise),
                                     options.limits,
                                     until,
                                     options.fresh,
@@ -219,7 +219,7 @@ fn grade_one(
                     record,
                     &declaration.package,
                     slots,
-                    &scratch,
+                    scratch,
                     &options.target_dir,
                 );
             }
