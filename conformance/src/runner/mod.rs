@@ -103,6 +103,13 @@ fn proptest_config(cases: u32) -> Config {
 
 /// Draws scenarios (any displayable value) with proptest and explores each with `explore`; on failure,
 /// proptest shrinks the scenario and the report carries the minimal one.
+///
+/// Two kinds of failure are not shrunk. A stall (no progress on real threads over a
+/// whole window) costs a window to reproduce, and each shrinking step would cost
+/// another; a time-out is no verdict on the scenario. After either, the remaining
+/// cases pass at once, so proptest stops shrinking and the report carries the scenario
+/// that showed it. Before each scenario the isolated child notes it, so that a check
+/// killed from outside still names what it was exploring.
 pub fn drawn<S, E>(strategy: S, cases: u32, explore: E) -> Result<(), Finding>
 where
     S: Strategy,
@@ -110,9 +117,17 @@ where
     E: Fn(S::Value) -> Result<(), Found>,
 {
     let last = std::cell::RefCell::new(None::<Found>);
+    let settled = std::cell::Cell::new(false);
     let mut runner = TestRunner::new(proptest_config(cases));
     let result = runner.run(&strategy, |scenario| {
+        if settled.get() {
+            return Ok(());
+        }
+        crate::isolate::note(&scenario.to_string(), None);
         explore(scenario).map_err(|found| {
+            if matches!(found.violation.kind, Kind::Stall | Kind::OverBudget) {
+                settled.set(true);
+            }
             let message = found.violation.to_string();
             *last.borrow_mut() = Some(found);
             TestCaseError::fail(message)
