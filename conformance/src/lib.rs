@@ -20,7 +20,21 @@ pub mod mutants;
 pub mod oracle;
 pub mod registry;
 pub mod report;
+pub mod review;
 pub mod runner;
 pub mod shared_list;
 pub mod shm_counter;
 pub mod suite;
+
+#[cfg(test)]
+mod tests {
+    /// The workflow a fork runs is the one kept in `ci/`.
+    #[test]
+    fn the_github_workflow_is_the_one_in_ci() {
+        assert_eq!(
+            include_str!("../../.github/workflows/ci.yml"),
+            include_str!("../../ci/workflow.yml"),
+            "copy ci/workflow.yml to .github/workflows/ci.yml"
+        );
+    }
+}

@@ -19,6 +19,10 @@ pub struct PropertyInfo {
     pub runtimes: &'static [Runtime],
     /// What it means: the property's doc comment.
     pub doc: &'static str,
+    /// A review, not a check: it compares the implementation's output with the
+    /// reference's and reports the difference, but never fails for one (a correct
+    /// implementation may differ). Reviews carry no points and no mutant rejects them.
+    pub review: bool,
 }
 
 impl PropertyInfo {
@@ -44,7 +48,18 @@ macro_rules! runtime {
     };
 }
 
-/// Declares an exercise's properties (see the module docs).
+/// Whether a property table row carries the `review` marker.
+macro_rules! review {
+    () => {
+        false
+    };
+    (review) => {
+        true
+    };
+}
+
+/// Declares an exercise's properties (see the module docs). A row that ends with
+/// `review` declares a review (see [`PropertyInfo::review`]).
 ///
 /// ```ignore
 /// properties! { $ __shared_list_table;
@@ -57,7 +72,7 @@ macro_rules! runtime {
 /// other way to write `$` inside a macro that defines a macro).
 macro_rules! properties {
     ($d:tt $table:ident;
-     $($(#[doc = $doc:literal])+ $variant:ident => $name:ident [$($rt:ident)+]),+ $(,)?) => {
+     $($(#[doc = $doc:literal])+ $variant:ident => $name:ident [$($rt:ident)+] $($review:ident)?),+ $(,)?) => {
         /// A property of this exercise's contract.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Property {
@@ -80,6 +95,7 @@ macro_rules! properties {
                     name: stringify!($name),
                     runtimes: &[$(runtime!($rt)),+],
                     doc: concat!($($doc, "\n"),+),
+                    review: review!($($review)?),
                 }
             ),+];
 
@@ -109,7 +125,7 @@ macro_rules! properties {
             }
         }
 
-        /// The names of the properties checked on `runtime`.
+        /// The names of the properties checked on `runtime` (reviews included).
         pub fn properties_on(runtime: $crate::runner::Runtime) -> Vec<&'static str> {
             Property::ALL
                 .into_iter()

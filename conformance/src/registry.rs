@@ -47,11 +47,12 @@ pub struct Exercise {
 }
 
 impl Exercise {
-    /// The names of its properties checked on `runtime`.
+    /// The names of its properties checked on `runtime`, reviews left out (they judge
+    /// nothing: see [`PropertyInfo::review`]).
     pub fn properties_on(&self, runtime: Runtime) -> Vec<&'static str> {
         self.properties
             .iter()
-            .filter(|p| p.runtimes.contains(&runtime))
+            .filter(|p| !p.review && p.runtimes.contains(&runtime))
             .map(|p| p.name)
             .collect()
     }
@@ -139,9 +140,13 @@ pub fn checked_table() -> String {
                 String::new()
             };
             let runtimes: Vec<&str> = p.runtimes.iter().map(|r| r.name()).collect();
+            let name = if p.review {
+                format!("{} (review)", p.name)
+            } else {
+                p.name.to_string()
+            };
             out.push_str(&format!(
-                "| {exercise} | {} | {} | {} |\n",
-                p.name,
+                "| {exercise} | {name} | {} | {} |\n",
                 runtimes.join(", "),
                 p.meaning()
             ));

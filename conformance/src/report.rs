@@ -43,6 +43,9 @@ pub enum Kind {
     /// The check was still making progress when its time budget ran out. Not a
     /// contract violation: a grade reports it as timed out.
     OverBudget,
+    /// Not a failure: a review found that the implementation's output differs from the
+    /// reference's (`seen` holds the difference). The test passes and reports it.
+    Review,
 }
 
 impl Violation {
@@ -192,6 +195,10 @@ pub struct Record {
     pub failure: Option<FailureRecord>,
     /// How long the test took.
     pub seconds: f64,
+    /// For a review that found a difference: how the output differs from the
+    /// reference's (a unified diff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
 }
 
 /// The report of a failed (or timed-out) test, field by field.

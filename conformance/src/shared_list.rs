@@ -43,7 +43,16 @@ properties! { $ __shared_list_table;
     ConcurrentProgram => concurrent_program [shuttle loom],
     /// Every outcome of the program with k = 2, over every interleaving, is allowed.
     Census => census [loom],
+    /// The program's census (k = 2, every interleaving) next to the reference's for
+    /// the same declared order: the outcomes it reaches and those it never does.
+    CensusReview => census_review [loom] review,
+    /// The program's transcript under shuttle's seed 7 next to the reference's for the
+    /// same declared order (it differs whenever the schedule points differ).
+    TranscriptReview => transcript_review [shuttle] review,
 }
+
+/// The seed of the fixed shuttle schedule transcripts are taken under.
+pub const TRANSCRIPT_SEED: u64 = 7;
 
 /// The exercise in the registry.
 pub const EXERCISE: Exercise = Exercise {
@@ -211,7 +220,10 @@ pub fn judge(property: Property, order: RemovalOrder, run: &Run) -> Result<(), V
             invariants::conservation(&run.added(), &run.removed(), &run.remaining())
         }
         Property::NoPhantomItems => invariants::no_phantom_items(&run.history),
-        Property::ConcurrentProgram | Property::Census => {
+        Property::ConcurrentProgram
+        | Property::Census
+        | Property::CensusReview
+        | Property::TranscriptReview => {
             unreachable!("program properties are not judged on scenarios")
         }
     }
@@ -810,7 +822,21 @@ pub fn check_shuttle<L: SharedList, P: AdderRemover + 'static>(
                 format!("the exercise program, k = {PROGRAM_K}"),
             )
         }),
-        Property::Census => unreachable!("the census runs under loom"),
+        Property::Census | Property::CensusReview => unreachable!("the census runs under loom"),
+        Property::TranscriptReview => {
+            let scenario = format!("the exercise program, k = {PROGRAM_K}");
+            let transcript = transcript_shuttle::<L, P>(TRANSCRIPT_SEED).join("\n");
+            let reference =
+                crate::review::reference(&format!("shared_list__transcript__{}", order.name()))
+                    .map_err(|f| (f, scenario.clone()))?;
+            crate::review::compare(
+                &format!("the transcript of the reference {} list", order.name()),
+                &reference,
+                &transcript,
+                &format!("shuttle random scheduler, seed {TRANSCRIPT_SEED}"),
+            )
+            .map_err(|f| (f, scenario))
+        }
         _ => regressions_then_drawn(2..=3, 1..=4, 24, |scenario| {
             let budget = shuttle_rt::Budget {
                 random: 50,
@@ -850,6 +876,23 @@ pub fn check_loom<L: SharedList, P: AdderRemover + 'static>(
                 },
             )
         }
+        Property::CensusReview => {
+            let scenario = format!("the exercise program, k = {PROGRAM_K}");
+            crate::isolate::note(&scenario, None);
+            let (census, result) = census_loom::<L, P>();
+            result.map_err(|f| (f, scenario.clone()))?;
+            let reference =
+                crate::review::reference(&format!("shared_list__census__{}", order.name()))
+                    .map_err(|f| (f, scenario.clone()))?;
+            crate::review::compare(
+                &format!("the census of the reference {} list", order.name()),
+                &reference,
+                &census.render(),
+                "loom, exhaustive",
+            )
+            .map_err(|f| (f, scenario))
+        }
+        Property::TranscriptReview => unreachable!("the transcript is taken under shuttle"),
         Property::Census => {
             let scenario = format!("the exercise program, k = {PROGRAM_K}");
             crate::isolate::note(&scenario, None);

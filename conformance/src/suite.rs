@@ -39,6 +39,17 @@ pub fn context(
 #[doc(hidden)]
 #[track_caller]
 pub fn conclude(context: Context, started: Instant, result: Result<(), (Found, String)>) {
+    // A review's difference is a report, not a failure.
+    let (result, review) = match result {
+        Err((found, _)) if found.violation.kind == crate::report::Kind::Review => {
+            println!(
+                "{}::{} differs from the reference ({}):\n{}",
+                context.exercise, context.property, found.violation.expected, found.violation.seen
+            );
+            (Ok(()), Some(found.violation.seen))
+        }
+        other => (other, None),
+    };
     let failure = result.err().map(|(found, scenario)| Failure {
         context: context.clone(),
         violation: found.violation,
@@ -57,6 +68,7 @@ pub fn conclude(context: Context, started: Instant, result: Result<(), (Found, S
             .map_or(Status::Pass, |f| Record::status_of(f.violation.kind)),
         failure: failure.as_ref().map(Failure::record),
         seconds: started.elapsed().as_secs_f64(),
+        review,
     };
     if let Some(dir) = std::env::var_os(VERDICTS_ENV) {
         if let Err(e) = write_record(Path::new(&dir), &record) {

@@ -18,14 +18,11 @@ racecourse::counter! {
     locked => racecourse_impl::thread::counter { counter: Locked },
 }
 
-/// The seed of the fixed schedule the transcript is taken under.
-const TRANSCRIPT_SEED: u64 = 7;
-
 /// The adder/remover program's transcript under one fixed shuttle schedule.
 #[test]
 fn shared_list_transcript_snapshots() {
-    let fifo = e4::transcript_shuttle::<reference::Fifo, reference::Program>(TRANSCRIPT_SEED);
-    let lifo = e4::transcript_shuttle::<reference::Lifo, reference::Program>(TRANSCRIPT_SEED);
+    let fifo = e4::transcript_shuttle::<reference::Fifo, reference::Program>(e4::TRANSCRIPT_SEED);
+    let lifo = e4::transcript_shuttle::<reference::Lifo, reference::Program>(e4::TRANSCRIPT_SEED);
     common::snapshots().bind(|| {
         insta::assert_snapshot!("shared_list__transcript__fifo", fifo.join("\n"));
         insta::assert_snapshot!("shared_list__transcript__lifo", lifo.join("\n"));

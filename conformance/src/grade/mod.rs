@@ -328,6 +328,7 @@ fn exercise_report(
             PropertyReport {
                 name: p.name.to_string(),
                 meaning: p.meaning(),
+                review: p.review,
                 status,
                 points: if status == Status::Pass {
                     max_points

@@ -105,6 +105,9 @@ pub struct PropertyReport {
     pub name: String,
     /// What it means, in one line.
     pub meaning: String,
+    /// A review (compares with the reference, judges nothing): see
+    /// [`PropertyInfo::review`](crate::property::PropertyInfo::review).
+    pub review: bool,
     /// Pass only if every runtime's test passed; otherwise the worst of them (fail,
     /// then error, then timed out), or not attempted.
     pub status: Status,
@@ -123,6 +126,15 @@ pub struct PropertyReport {
 }
 
 impl PropertyReport {
+    /// For a review: how the submission's output differs from the reference's, per
+    /// runtime that found a difference.
+    pub fn differences(&self) -> Vec<(&str, &str)> {
+        self.records
+            .iter()
+            .filter_map(|r| Some((r.runtime.as_str(), r.review.as_deref()?)))
+            .collect()
+    }
+
     /// The failure reports of this property's tests, as `cargo test` prints them.
     pub fn failure_texts(&self) -> Vec<String> {
         self.records

@@ -12,6 +12,8 @@
 //! ```
 //!
 //! A property earns its points only if its test passes on every runtime that checks it.
+//! Reviews (which compare with the reference and judge nothing) get points only if the
+//! rubric names them.
 //! Exercises the rubric does not name get the default: 10 points, split evenly. The
 //! defaults come from the registry, so a new exercise is graded without a rubric edit.
 
@@ -139,9 +141,11 @@ impl Rubric {
                     exercise.name
                 )));
             }
+            // Reviews judge nothing: they get points only if the rubric names them.
             let rest: Vec<&'static str> = exercise
                 .properties
                 .iter()
+                .filter(|p| !p.review)
                 .map(|p| p.name)
                 .filter(|p| !shares.contains_key(p))
                 .collect();
@@ -153,6 +157,9 @@ impl Rubric {
             }
             for p in &rest {
                 shares.insert(p, (total - assigned) / rest.len() as f64);
+            }
+            for p in exercise.properties {
+                shares.entry(p.name).or_insert(0.0);
             }
             points.insert(exercise.name, shares);
         }
@@ -221,8 +228,17 @@ mod tests {
         let r = Rubric::default();
         for e in EXERCISES {
             assert!((r.exercise_points(e.name) - DEFAULT_POINTS).abs() < 1e-9);
-            let each = DEFAULT_POINTS / e.properties.len() as f64;
-            assert!((r.points(e.name, e.properties[0].name) - each).abs() < 1e-9);
+            let checks = e.properties.iter().filter(|p| !p.review).count();
+            let each = DEFAULT_POINTS / checks as f64;
+            for p in e.properties {
+                let expected = if p.review { 0.0 } else { each };
+                assert!(
+                    (r.points(e.name, p.name) - expected).abs() < 1e-9,
+                    "{}::{}",
+                    e.name,
+                    p.name
+                );
+            }
         }
     }
 
@@ -234,6 +250,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.points("shared_list", "linearizable"), 8.0);
         assert_eq!(r.points("shared_list", "census"), 3.0);
+        assert_eq!(r.points("shared_list", "transcript_review"), 0.0);
         assert_eq!(r.exercise_points("shared_list"), 20.0);
         assert_eq!(r.exercise_points("counter"), 0.0);
     }

@@ -107,6 +107,13 @@ fn problem_block(s: &SubmissionReport, problem: &Problem<'_>) -> String {
             ),
             &property_text(e, p),
         ),
+        Problem::Review(e, p, runtime, diff) => details(
+            &format!(
+                "{}::{}: differs from the reference on {runtime} (a review, not a failure)",
+                e.name, p.name
+            ),
+            diff,
+        ),
     }
 }
 

@@ -43,14 +43,12 @@ fn fraction(earned: f64, possible: f64) -> String {
     format!("{}/{}", points(earned), points(possible))
 }
 
-/// How many of an exercise's properties passed, and how many it has.
+/// How many of an exercise's properties passed, and how many it has (reviews, which
+/// judge nothing, left out).
 fn passed(exercise: &ExerciseReport) -> (usize, usize) {
-    let pass = exercise
-        .properties
-        .iter()
-        .filter(|p| p.status == Status::Pass)
-        .count();
-    (pass, exercise.properties.len())
+    let checks = exercise.properties.iter().filter(|p| !p.review);
+    let pass = checks.clone().filter(|p| p.status == Status::Pass).count();
+    (pass, checks.count())
 }
 
 /// The same over every exercise of a submission.
@@ -178,6 +176,9 @@ enum Problem<'a> {
     Exercise(&'a ExerciseReport, &'a str),
     /// A property failed, timed out or errored.
     Property(&'a ExerciseReport, &'a PropertyReport),
+    /// A review found that the submission's output differs from the reference's (not a
+    /// failure: shown so that a reviewer sees how): the runtime and the diff.
+    Review(&'a ExerciseReport, &'a PropertyReport, &'a str, &'a str),
 }
 
 /// The [`Problem`]s of `submission`. When nothing could be checked, only the outcome is
@@ -194,13 +195,16 @@ fn problems(submission: &SubmissionReport) -> Vec<Problem<'_>> {
         match &exercise.status {
             ExerciseStatus::NotAttempted => {}
             ExerciseStatus::Error { message } => out.push(Problem::Exercise(exercise, message)),
-            ExerciseStatus::Attempted => out.extend(
-                exercise
-                    .properties
-                    .iter()
-                    .filter(|p| is_problem(p))
-                    .map(|p| Problem::Property(exercise, p)),
-            ),
+            ExerciseStatus::Attempted => {
+                for p in &exercise.properties {
+                    if is_problem(p) {
+                        out.push(Problem::Property(exercise, p));
+                    }
+                    for (runtime, diff) in p.differences() {
+                        out.push(Problem::Review(exercise, p, runtime, diff));
+                    }
+                }
+            }
         }
     }
     out
@@ -267,6 +271,7 @@ mod fixture {
             status,
             failure,
             seconds: 0.25,
+            review: None,
         }
     }
 
@@ -297,6 +302,7 @@ mod fixture {
             Status::TimedOut
         };
         PropertyReport {
+            review: false,
             name: name.into(),
             meaning: format!("{name} holds on every run"),
             status,

@@ -116,6 +116,13 @@ fn block(s: &SubmissionReport, problem: &Problem<'_>) -> String {
             format!("{} / {}::{}: {}", s.name, e.name, p.name, p.status.word()),
             property_text(e, p),
         ),
+        Problem::Review(e, p, runtime, diff) => (
+            format!(
+                "{} / {}::{}: differs from the reference on {runtime} (a review, not a failure)",
+                s.name, e.name, p.name
+            ),
+            diff.to_string(),
+        ),
     };
     let mut out = one_line(&heading);
     out.push('\n');
