@@ -40,6 +40,7 @@ pub const EXERCISE: Exercise = Exercise {
         bound: "racecourse_spec::counter::Counter",
     }],
     implementations,
+    snapshots: crate::registry::no_snapshots,
 };
 
 impl Property {

@@ -1,16 +1,18 @@
-//! The oracle self-test: every mutant and every must-pass implementation of every
+//! The oracle self-test: every reference, must-pass and mutant implementation of every
 //! exercise in the [registry](crate::registry), against every property of its
-//! exercise, on one runtime.
+//! exercise (reviews aside), on one runtime.
 //!
 //! The matrix is snapshotted per runtime (`snapshots/kill_matrix__<runtime>.snap`), so
 //! a change in what the suite catches shows up as a diff. Each mutant's declared
-//! killers are asserted, and so is the other side: a must-pass implementation (correct
-//! but unusual) rejected by any property fails the run, so a property that rejects
-//! correct code is caught as surely as one that accepts wrong code.
+//! killers are asserted, and so is the other side: a reference or must-pass
+//! implementation (correct, sometimes unusual) rejected by any property fails the run,
+//! so a property that rejects correct code is caught as surely as one that accepts
+//! wrong code. The references are checked here, not by suites written out per exercise
+//! in each test binary: the registry is the one list.
 //!
 //! Mutants run only where runs replay: loom, shuttle with fixed seeds, and processes
 //! with deterministic rendezvous. On std threads several of them would be undefined
-//! behaviour with a random outcome, so the std matrix holds the must-pass
+//! behaviour with a random outcome, so the std matrix holds the references and must-pass
 //! implementations alone, where what matters is that slowness on real threads is never
 //! taken for a hang.
 
@@ -44,30 +46,31 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
 }
 
-/// Set to `must_pass` to run only the must-pass rows (for
-/// `ci/reference-stability.sh`); the matrix is then partial and not snapshotted.
+/// Set to `accepted` to run only the rows that must be accepted, references and
+/// must-pass implementations (for `ci/reference-stability.sh`); the matrix is then
+/// partial and not snapshotted.
 pub const ROWS_ENV: &str = "RACECOURSE_MATRIX_ROWS";
 
-/// Whether `RACECOURSE_MATRIX_ROWS` restricts the matrix to its must-pass rows.
-pub fn must_pass_only() -> bool {
-    std::env::var(ROWS_ENV).is_ok_and(|v| v == "must_pass")
+/// Whether `RACECOURSE_MATRIX_ROWS` restricts the matrix to the rows that must be
+/// accepted.
+pub fn accepted_only() -> bool {
+    std::env::var(ROWS_ENV).is_ok_and(|v| v == "accepted")
 }
 
 /// The implementations the matrix of `runtime` holds, each with the properties it is
-/// checked against: every must-pass implementation, and every mutant that some
-/// property checked here must reject (a mutant means something only there:
+/// checked against: every reference and must-pass implementation, and every mutant
+/// that some property checked here must reject (a mutant means something only there:
 /// `off_by_one_adder` needs the census, which runs under loom), except on std.
 pub fn plan(runtime: Runtime) -> Vec<(Implementation, Vec<&'static str>)> {
-    let only_must_pass = must_pass_only();
+    let only_accepted = accepted_only();
     let mut plan = Vec::new();
     for exercise in EXERCISES {
         let properties = exercise.properties_on(runtime);
         for implementation in (exercise.implementations)(runtime) {
             let keep = match implementation.role {
-                Role::Reference => false,
-                Role::MustPass => true,
+                Role::Reference | Role::MustPass => true,
                 Role::Mutant { must_fail } => {
-                    !only_must_pass
+                    !only_accepted
                         && runtime != Runtime::Std
                         && must_fail.iter().any(|p| properties.contains(p))
                 }
@@ -153,8 +156,9 @@ impl Matrix {
             if current != Some(key) {
                 current = Some(key);
                 let role = match i.role {
+                    Role::Reference => " (reference)",
                     Role::MustPass => " (must pass)",
-                    _ => "",
+                    Role::Mutant { .. } => "",
                 };
                 out.push_str(&format!("\n{}::{}{role}\n", key.0, key.1));
             }
@@ -252,8 +256,8 @@ impl Matrix {
                         i.exercise, i.name, cell.property, self.runtime
                     ))
                 }
-                (Err((found, scenario)), Role::MustPass) => problems.push(format!(
-                    "{}::{} (correct, must pass) was rejected by {} on {}: {}\n  scenario: {scenario}\n  schedule: {}",
+                (Err((found, scenario)), Role::MustPass | Role::Reference) => problems.push(format!(
+                    "{}::{} (correct, must be accepted) was rejected by {} on {}: {}\n  scenario: {scenario}\n  schedule: {}",
                     i.exercise, i.name, cell.property, self.runtime, found.violation, found.schedule
                 )),
                 _ => {}

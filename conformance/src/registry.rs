@@ -42,8 +42,17 @@ pub struct Exercise {
     /// What a submission declares for it: one type per slot, in this order.
     pub slots: &'static [Slot],
     /// Its implementations instantiated for a runtime: references, must-pass and
-    /// mutants (mutants never on std).
+    /// mutants.
     pub implementations: fn(Runtime) -> Vec<Implementation>,
+    /// The snapshots its references produce on a runtime (census, transcript ...), as
+    /// (snapshot name, text): each test binary asserts those of its runtime, so a
+    /// change in what a reference reaches or prints shows up as a reviewed diff.
+    pub snapshots: fn(Runtime) -> Vec<(String, String)>,
+}
+
+/// For an exercise without snapshots.
+pub fn no_snapshots(_: Runtime) -> Vec<(String, String)> {
+    Vec::new()
 }
 
 impl Exercise {
@@ -90,7 +99,8 @@ pub struct Slot {
 /// What an implementation is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// A reference implementation: the main job's table shows its verdicts.
+    /// A reference implementation: every property must accept it, on every runtime,
+    /// every run (the kill matrix asserts it; `racecourse references` shows it).
     Reference,
     /// Correct but unusual: every property must accept it, on every runtime, every run.
     MustPass,
@@ -117,6 +127,12 @@ pub struct Implementation {
 }
 
 impl Implementation {
+    /// Whether every property must accept it (a reference or a must-pass
+    /// implementation).
+    pub fn must_be_accepted(&self) -> bool {
+        matches!(self.role, Role::Reference | Role::MustPass)
+    }
+
     /// The properties that must reject it (none unless it is a mutant).
     pub fn must_fail(&self) -> &'static [&'static str] {
         match self.role {

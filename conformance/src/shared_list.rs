@@ -71,6 +71,7 @@ pub const EXERCISE: Exercise = Exercise {
         },
     ],
     implementations,
+    snapshots: snapshots,
 };
 
 /// Which operations each thread performs, in order.
@@ -1021,6 +1022,65 @@ macro_rules! implementations_on {
             },
         ]
     }};
+}
+
+/// The references' snapshots: under loom, the census of the program (k = 2) and of
+/// each loom scenario; under shuttle, the program's transcript under seed 7; for
+/// each reference (fifo and lifo).
+fn snapshots(runtime: Runtime) -> Vec<(String, String)> {
+    use racecourse_impl::thread::shared_list::{on_loom, on_shuttle};
+    let mut out = Vec::new();
+    match runtime {
+        Runtime::Loom => {
+            for (order, census) in [
+                ("fifo", census_loom::<on_loom::Fifo, on_loom::Program>()),
+                ("lifo", census_loom::<on_loom::Lifo, on_loom::Program>()),
+            ] {
+                let (census, result) = census;
+                if let Err(f) = result {
+                    panic!("the {order} reference's census failed: {}", f.violation);
+                }
+                out.push((format!("shared_list__census__{order}"), census.render()));
+            }
+            for (i, (scenario, bounds)) in loom_scenarios().into_iter().enumerate() {
+                for (order, (census, result)) in [
+                    (
+                        "fifo",
+                        scenario_census_loom::<on_loom::Fifo>(&scenario, bounds),
+                    ),
+                    (
+                        "lifo",
+                        scenario_census_loom::<on_loom::Lifo>(&scenario, bounds),
+                    ),
+                ] {
+                    if let Err(f) = result
+                        .map_err(|f| f.violation)
+                        .and_then(|()| census.verdict("the scenario's calls"))
+                    {
+                        panic!("the {order} reference on scenario {}: {f}", i + 1);
+                    }
+                    out.push((
+                        format!("shared_list__census__scenario_{}__{order}", i + 1),
+                        format!("scenario: {scenario}\n\n{}", census.render()),
+                    ));
+                }
+            }
+        }
+        Runtime::Shuttle => {
+            out.push((
+                "shared_list__transcript__fifo".to_string(),
+                transcript_shuttle::<on_shuttle::Fifo, on_shuttle::Program>(TRANSCRIPT_SEED)
+                    .join("\n"),
+            ));
+            out.push((
+                "shared_list__transcript__lifo".to_string(),
+                transcript_shuttle::<on_shuttle::Lifo, on_shuttle::Program>(TRANSCRIPT_SEED)
+                    .join("\n"),
+            ));
+        }
+        _ => {}
+    }
+    out
 }
 
 /// The E4 implementations (references, must-pass, mutants) for `runtime`.

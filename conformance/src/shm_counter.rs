@@ -68,6 +68,7 @@ pub const EXERCISE: Exercise = Exercise {
         bound: "racecourse_spec::shm_counter::ShmCounter",
     }],
     implementations,
+    snapshots: crate::registry::no_snapshots,
 };
 
 fn task_violation(property: Property, error: &TaskError) -> Violation {

@@ -1,7 +1,8 @@
 //! `racecourse grade` over a class of broken submissions: one that does not compile,
 //! one that names a missing type, one with an invalid declaration, one that
 //! deadlocks, one that prints megabytes and one that leaks a process escaping its
-//! process group. The class report must be complete, every submission judged for what
+//! process group; with two correct ones, a thread exercise and a process exercise
+//! (the generated tests' process path). The class report must be complete, every submission judged for what
 //! it did, and nothing left running.
 //!
 //! One test only: the grader makes this process a child subreaper and reaps every
@@ -32,7 +33,7 @@ fn sleeping_leftovers() -> Vec<String> {
 fn a_class_of_broken_submissions_gets_a_complete_report() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/class");
     let names = [
-        "good", "broken", "typo", "deadlock", "chatty", "invalid", "leaky",
+        "good", "broken", "typo", "deadlock", "chatty", "invalid", "leaky", "shm",
     ];
     let dirs: Vec<PathBuf> = names.iter().map(|n| fixtures.join(n)).collect();
     let mut options = grade::Options::new(Rubric::default());
@@ -122,6 +123,18 @@ fn a_class_of_broken_submissions_gets_a_complete_report() {
         Outcome::Invalid { message } => assert!(message.contains("countr"), "{message}"),
         other => panic!("invalid: {other:?}"),
     }
+
+    let shm = by("shm")
+        .exercises
+        .iter()
+        .find(|e| e.name == "shm_counter")
+        .unwrap()
+        .clone();
+    assert_eq!(shm.status, ExerciseStatus::Attempted);
+    assert_eq!(
+        shm.score, shm.max_score,
+        "a process exercise through the grader: {table}"
+    );
 
     let leaky = counter("leaky");
     assert_eq!(leaky.score, leaky.max_score, "{table}");

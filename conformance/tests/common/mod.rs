@@ -16,15 +16,24 @@ pub(crate) fn snapshots() -> insta::Settings {
 
 /// Snapshots a kill matrix, records its timings, asserts every declared kill and
 /// every must-pass acceptance, and that every property rejects at least one mutant.
-/// A matrix restricted to its must-pass rows (`RACECOURSE_MATRIX_ROWS=must_pass`) is
-/// only asserted.
+/// A matrix restricted to the rows that must be accepted
+/// (`RACECOURSE_MATRIX_ROWS=accepted`) is only asserted.
 pub(crate) fn check_matrix(name: &str, matrix: &Matrix) {
     matrix.record_timings();
-    if racecourse::kill_matrix::must_pass_only() {
+    if racecourse::kill_matrix::accepted_only() {
         matrix.assert_expected();
         return;
     }
     snapshots().bind(|| insta::assert_snapshot!(name, matrix.render()));
     matrix.assert_expected();
     matrix.assert_every_property_rejects_a_mutant();
+}
+
+/// Asserts the snapshots every exercise of the registry produces on `runtime`.
+pub(crate) fn check_snapshots(runtime: racecourse::runner::Runtime) {
+    for exercise in racecourse::registry::EXERCISES {
+        for (name, text) in (exercise.snapshots)(runtime) {
+            snapshots().bind(|| insta::assert_snapshot!(name, text));
+        }
+    }
 }
