@@ -71,7 +71,7 @@ pub const EXERCISE: Exercise = Exercise {
         },
     ],
     implementations,
-    snapshots: snapshots,
+    snapshots,
 };
 
 /// Which operations each thread performs, in order.
