@@ -11,13 +11,16 @@
 //! Every name re-exported below is listed explicitly: a name missing from one backend
 //! must be a compile error in the facade, not a surprise in a student's crate.
 //!
-//! Every backend offers the same names with the same API: `Condvar::wait_while` and a
-//! working `Barrier` exist under loom too (the facade supplies them).
+//! Every backend offers the same names with the same API: `Condvar::wait_while`,
+//! `Condvar::wait_timeout` and a working `Barrier` exist under loom too (the facade
+//! supplies them), and `rt::thread_local!` declares thread-local statics on each.
 //!
 //! ## What the backends do not model
-//! Neither loom nor shuttle models time: `sleep` is a yield and timeouts never fire,
-//! so the facade offers no timed waits. Shuttle treats every atomic as `SeqCst`; loom
-//! weakens `SeqCst` to `AcqRel`.
+//! Neither loom nor shuttle models time: `sleep` is a yield and timeouts never fire.
+//! `Condvar::wait_timeout` compiles on every backend, but only real threads ever time
+//! out: under the model checkers it is a wait for a notification, so a contract that
+//! promises a timeout is checked on std alone. Shuttle treats every atomic as `SeqCst`;
+//! loom weakens `SeqCst` to `AcqRel`.
 
 macro_rules! cell_wrapper {
     () => {
@@ -68,7 +71,7 @@ pub mod std {
     pub mod sync {
         pub use ::std::sync::{
             Arc, Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
-            RwLockWriteGuard, TryLockError, TryLockResult,
+            RwLockWriteGuard, TryLockError, TryLockResult, WaitTimeoutResult,
         };
         /// Atomic types.
         pub mod atomic {
@@ -80,8 +83,12 @@ pub mod std {
 
     /// Threads.
     pub mod thread {
-        pub use ::std::thread::{current, spawn, yield_now, JoinHandle};
+        pub use ::std::thread::{current, spawn, yield_now, JoinHandle, LocalKey};
     }
+
+    /// Declares thread-local statics (`rt::thread_local! { static X: Cell<u32> = .. }`),
+    /// read and written with `X.with(..)`.
+    pub use ::std::thread_local;
 
     /// Interior mutability.
     pub mod cell {
@@ -112,7 +119,7 @@ pub mod loom {
             Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
             RwLockWriteGuard,
         };
-        pub use ::loom::sync::Arc;
+        pub use ::loom::sync::{Arc, WaitTimeoutResult};
         pub use ::std::sync::{TryLockError, TryLockResult};
         /// Atomic types.
         pub mod atomic {
@@ -124,8 +131,11 @@ pub mod loom {
 
     /// Threads.
     pub mod thread {
-        pub use ::loom::thread::{current, spawn, yield_now, JoinHandle};
+        pub use ::loom::thread::{current, spawn, yield_now, JoinHandle, LocalKey};
     }
+
+    /// Declares thread-local statics, one value per loom thread (loom's own).
+    pub use ::loom::thread_local;
 
     /// Interior mutability, with loom's tracking of concurrent accesses.
     pub mod cell {
@@ -147,7 +157,7 @@ pub mod shuttle {
     pub mod sync {
         pub use ::shuttle::sync::{
             Arc, Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
-            RwLockWriteGuard, TryLockError, TryLockResult,
+            RwLockWriteGuard, TryLockError, TryLockResult, WaitTimeoutResult,
         };
         /// Atomic types.
         pub mod atomic {
@@ -159,8 +169,11 @@ pub mod shuttle {
 
     /// Threads.
     pub mod thread {
-        pub use ::shuttle::thread::{current, spawn, yield_now, JoinHandle};
+        pub use ::shuttle::thread::{current, spawn, yield_now, JoinHandle, LocalKey};
     }
+
+    /// Declares thread-local statics, one value per shuttle task (shuttle's own).
+    pub use ::shuttle::thread_local;
 
     /// Interior mutability (shuttle does not track cell accesses).
     pub mod cell {

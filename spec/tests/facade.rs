@@ -111,3 +111,18 @@ fn loom_condvar_wait_while_sees_the_write() {
         setter.join().unwrap();
     });
 }
+
+/// `rt::thread_local!` gives each loom thread its own value, starting from the initial
+/// one.
+#[test]
+fn loom_thread_locals_are_per_thread() {
+    loom::model(|| {
+        rt::thread_local! {
+            static SEEN: std::cell::Cell<u32> = const { std::cell::Cell::new(7) };
+        }
+        SEEN.with(|s| s.set(1));
+        let other = rt::thread::spawn(|| SEEN.with(|s| s.get()));
+        assert_eq!(other.join().unwrap(), 7);
+        assert_eq!(SEEN.with(|s| s.get()), 1);
+    });
+}

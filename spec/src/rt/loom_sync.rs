@@ -190,6 +190,27 @@ impl Condvar {
         Ok(guard)
     }
 
+    /// Waits for a notification; loom models no time, so it never times out (the
+    /// result's `timed_out()` is false).
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        _timeout: std::time::Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, loom::sync::WaitTimeoutResult)> {
+        let mut guard = guard;
+        let inner = guard
+            .inner
+            .take()
+            .expect("a guard holds its lock outside Condvar::wait");
+        let (inner, result) = self
+            .inner
+            .wait_timeout(inner, _timeout)
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.marker.held();
+        guard.inner = Some(inner);
+        Ok((guard, result))
+    }
+
     /// Waits while `condition` holds, rechecking it after every wake-up.
     pub fn wait_while<'a, T, F>(
         &self,
