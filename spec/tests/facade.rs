@@ -118,7 +118,7 @@ fn loom_condvar_wait_while_sees_the_write() {
 fn loom_thread_locals_are_per_thread() {
     loom::model(|| {
         rt::thread_local! {
-            static SEEN: std::cell::Cell<u32> = const { std::cell::Cell::new(7) };
+            static SEEN: std::cell::Cell<u32> = std::cell::Cell::new(7);
         }
         SEEN.with(|s| s.set(1));
         let other = rt::thread::spawn(|| SEEN.with(|s| s.get()));
