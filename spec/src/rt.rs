@@ -87,7 +87,8 @@ pub mod std {
     }
 
     /// Declares thread-local statics (`rt::thread_local! { static X: Cell<u32> = .. }`),
-    /// read and written with `X.with(..)`.
+    /// read and written with `X.with(..)`. Write the initializer as a plain expression,
+    /// not `const { .. }`: loom's macro does not take that form.
     pub use ::std::thread_local;
 
     /// Interior mutability.
