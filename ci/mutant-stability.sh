@@ -9,13 +9,16 @@ cd "$(dirname "$0")/.."
 runs=${1:-20}
 timings=$(mktemp)
 log=$(mktemp)
+kept=$(mktemp -d /tmp/mutant-stability.XXXXXX)
 trap 'rm -f "$timings" "$log"' EXIT
 
 cargo test -q -p racecourse --no-run 2>/dev/null
 for i in $(seq 1 "$runs"); do
-  if ! RACECOURSE_TIMINGS="$timings" cargo test -q -p racecourse --test std --test loom --test shuttle --test process -- kill_matrix >"$log" 2>&1; then
-    echo "run $i: a kill matrix test failed:"
-    grep -E 'survived|rejected by|rejected no mutant|must pass|Snapshot|^[-+]' "$log" | head -20
+  # --no-fail-fast: one failing matrix must not hide the others' results.
+  if ! RACECOURSE_TIMINGS="$timings" cargo test -q --no-fail-fast -p racecourse --test std --test loom --test shuttle --test process -- kill_matrix >"$log" 2>&1; then
+    cp "$log" "$kept/run-$i.log"
+    echo "run $i: a kill matrix test failed (whole log: $kept/run-$i.log):"
+    grep -E 'survived|was rejected by|rejected no mutant|│[-+]' "$log" | head -40
   fi
 done
 

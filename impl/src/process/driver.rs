@@ -29,10 +29,13 @@
 //!
 //! ## Slow is not stuck
 //! A run has no deadline. Workers count *events* in the probe region (attached,
-//! announced, each critical section completed, the victim's last breath); the parent
-//! fails the run only when no event happens for a whole [`stall`] window
-//! ([`TaskErrorKind::Stalled`]). A correct counter on a loaded machine is slow and
-//! keeps producing events; a lock whose waiters are never woken produces none.
+//! announced, each critical section completed, the victim's last breath); once every
+//! worker has started, the parent fails the run only when no event happens for a whole
+//! [`stall`] window ([`TaskErrorKind::Stalled`]). A correct counter on a loaded machine
+//! is slow and keeps producing events; a lock whose waiters are never woken produces
+//! none. Starting is bounded apart ([`startup_limit`]): executing and mapping a fresh
+//! test binary can take seconds on a loaded machine, which says nothing about the
+//! implementation.
 //!
 //! ## Detecting a missing lock deterministically: the rendezvous
 //! A second small shared region (the probe) counts the workers inside the closure
@@ -95,6 +98,12 @@ pub const ENTER_WAIT: Duration = Duration::from_millis(250);
 /// How long the announcer must be seen asleep, or how much CPU time it must burn,
 /// before worker 0 concludes that it is held at the lock.
 const HELD_EVIDENCE: Duration = Duration::from_millis(50);
+
+/// How long the workers may take to start (the first event of each) before a run is
+/// stalled: six stall windows, and never less than 30 s.
+pub fn startup_limit(stall: Duration) -> Duration {
+    (stall * 6).max(Duration::from_secs(30))
+}
 
 /// The shm-counter worker task for counter type `C`; declare one with
 /// [`register_shm_counter_worker!`](crate::register_shm_counter_worker).
@@ -297,6 +306,8 @@ struct Probe {
     probed: AtomicU32,
     /// Progress: every attach, announcement, completed critical section and death.
     events: AtomicU64,
+    /// Workers that have attached (started their work).
+    attached: AtomicU32,
 }
 
 impl Probe {
@@ -433,6 +444,7 @@ pub fn shm_counter_worker<C: ShmCounter>(args: &[u8]) -> Result<Vec<u8>, String>
     let probe_shm = attach_probe(&probe)?;
     // SAFETY: `attach_probe` checked the size.
     let probe = unsafe { Probe::of(&probe_shm) };
+    probe.attached.fetch_add(1, Ordering::SeqCst);
     probe.event();
     let gone = || "the parent went away".to_owned();
     match role {
@@ -651,7 +663,13 @@ pub fn run_shm_counter<C: ShmCounter>(
     }
 
     // Watch every worker until all have ended, the first unexpected end (the others
-    // are then killed by dropping them), or a stall.
+    // are then killed by dropping them), or a stall. Starting is not judged by the
+    // stall window: on a loaded machine a fresh process can take seconds to be executed
+    // and mapped before it produces its first event, and that is the harness's
+    // slowness, not the implementation's. Until every worker has attached, the run is
+    // only bounded by `startup`, and this process beats its heartbeat meanwhile.
+    let startup = startup_limit(scenario.stall);
+    let spawned_at = Instant::now();
     let mut events = probe.events.load(Ordering::SeqCst);
     let mut moved_at = Instant::now();
     while workers.iter().any(Option::is_some) {
@@ -662,9 +680,15 @@ pub fn run_shm_counter<C: ShmCounter>(
             }
         }
         let now_events = probe.events.load(Ordering::SeqCst);
+        let starting = (probe.attached.load(Ordering::SeqCst) as usize) < scenario.processes;
         if now_events != events {
             events = now_events;
             moved_at = Instant::now();
+            heartbeat::beat();
+        } else if starting {
+            if spawned_at.elapsed() >= startup {
+                return Err(TaskError::stalled(startup).with_task(task.name()));
+            }
             heartbeat::beat();
         } else if moved_at.elapsed() >= scenario.stall {
             return Err(TaskError::stalled(scenario.stall).with_task(task.name()));
@@ -672,11 +696,12 @@ pub fn run_shm_counter<C: ShmCounter>(
         thread::sleep(Duration::from_millis(2));
     }
 
+    // The reader's one call is its start-up and its work: bounded like a start-up.
     let read = serde_json::to_vec(&Job::Read { token }).expect("a job always serializes");
     let bytes = worker::spawn(task, &read)?
-        .wait_until(Instant::now() + scenario.stall)
+        .wait_until(Instant::now() + startup)
         .map_err(|e| match e.kind() {
-            TaskErrorKind::TimedOut => TaskError::stalled(scenario.stall).with_task(task.name()),
+            TaskErrorKind::TimedOut => TaskError::stalled(startup).with_task(task.name()),
             _ => e,
         })?;
     heartbeat::beat();
