@@ -358,7 +358,11 @@ pub fn check_shuttle<L: ReentrantLock>(property: Property) -> Result<(), Finding
     }
     crate::runner::drawn(shapes(2..=3, property.depths(4), 1..=2), 6, |shape| {
         shuttle_rt::explore(budget, move || {
-            judge(property, shape, &on_shuttle::run_nested::<L>(shape, &Progress::new())?)
+            judge(
+                property,
+                shape,
+                &on_shuttle::run_nested::<L>(shape, &Progress::new())?,
+            )
         })
         .map_err(|f| Found {
             violation: named_deadlock(stuck_owner(), f.violation),
@@ -384,7 +388,11 @@ pub fn check_loom<L: ReentrantLock>(property: Property) -> Result<(), Finding> {
     // loom aborts the process on a deadlock: say first what one would mean.
     crate::isolate::note(&shape.to_string(), Some(stuck_owner()));
     loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
-        judge(property, shape, &on_loom::run_nested::<L>(shape, &Progress::new())?)
+        judge(
+            property,
+            shape,
+            &on_loom::run_nested::<L>(shape, &Progress::new())?,
+        )
     })
     .map_err(|f| {
         (

@@ -307,8 +307,11 @@ fn too_few_holders(m: Meeting) -> Violation {
     } else {
         format!("the threads deadlocked: fewer than {k} threads held a permit of {name}({k}) at once; those inside waited at the rendezvous for more holders, and the others waited in acquire() though a permit was free (or a release woke nobody)")
     };
-    Violation::new(format!("{k} threads to hold a permit of {name}({k}) at once"), seen)
-        .of_kind(Kind::Deadlock)
+    Violation::new(
+        format!("{k} threads to hold a permit of {name}({k}) at once"),
+        seen,
+    )
+    .of_kind(Kind::Deadlock)
 }
 
 /// What a deadlock of a crowd means: nobody is inside `with_permit`, since a thread
@@ -652,9 +655,7 @@ pub fn check_std<S: Semaphore, B: BoundedSemaphore>(property: Property) -> Resul
 
 /// Checks `property` of `S` and `B` under shuttle: 4 drawn scenarios per slot (up to
 /// 3 permits, 2 threads more, 3 calls each), 25 random and 25 PCT iterations each.
-pub fn check_shuttle<S: Semaphore, B: BoundedSemaphore>(
-    property: Property,
-) -> Result<(), Finding> {
+pub fn check_shuttle<S: Semaphore, B: BoundedSemaphore>(property: Property) -> Result<(), Finding> {
     let budget = shuttle_rt::Budget {
         random: 25,
         pct: 25,
@@ -709,8 +710,11 @@ pub fn check_shuttle<S: Semaphore, B: BoundedSemaphore>(
                     let violation = named_deadlock(release_added_nothing(), f.violation);
                     (Found { violation, ..f }, PLAIN_EXTRA.to_string())
                 })?;
-            shuttle_rt::explore(once, move || on_shuttle::run_bounded_extra::<B>(&progress()))
-                .map_err(|f| (f, BOUNDED_EXTRA.to_string()))?;
+            shuttle_rt::explore(
+                once,
+                move || on_shuttle::run_bounded_extra::<B>(&progress()),
+            )
+            .map_err(|f| (f, BOUNDED_EXTRA.to_string()))?;
             crate::runner::drawn(surpluses(1..=2, 2..=3, 1..=2), 4, |s| {
                 shuttle_rt::explore(budget, move || {
                     judge_surplus(s, on_shuttle::run_surplus::<B>(s, &progress())?)
@@ -799,14 +803,18 @@ pub fn check_loom<S: Semaphore, B: BoundedSemaphore>(property: Property) -> Resu
         }
         Property::ExtraRelease => {
             crate::isolate::note(PLAIN_EXTRA, Some(release_added_nothing()));
-            loom_rt::explore(exhaustive, || on_loom::run_plain_extra::<S>(&Progress::new()))
-                .map_err(|f| {
-                    let violation = named_deadlock(release_added_nothing(), f.violation);
-                    (Found { violation, ..f }, PLAIN_EXTRA.to_string())
-                })?;
+            loom_rt::explore(exhaustive, || {
+                on_loom::run_plain_extra::<S>(&Progress::new())
+            })
+            .map_err(|f| {
+                let violation = named_deadlock(release_added_nothing(), f.violation);
+                (Found { violation, ..f }, PLAIN_EXTRA.to_string())
+            })?;
             crate::isolate::note(BOUNDED_EXTRA, None);
-            loom_rt::explore(exhaustive, || on_loom::run_bounded_extra::<B>(&Progress::new()))
-                .map_err(|f| (f, BOUNDED_EXTRA.to_string()))?;
+            loom_rt::explore(exhaustive, || {
+                on_loom::run_bounded_extra::<B>(&Progress::new())
+            })
+            .map_err(|f| (f, BOUNDED_EXTRA.to_string()))?;
             let s = Surplus {
                 permits: 1,
                 threads: 2,
@@ -982,7 +990,10 @@ mod tests {
             threads: 2,
         };
         let orders: Vec<String> = allowed_orders(m).iter().map(|o| o.to_string()).collect();
-        assert_eq!(orders, ["0 in, 0 out, 1 in, 1 out", "1 in, 1 out, 0 in, 0 out"]);
+        assert_eq!(
+            orders,
+            ["0 in, 0 out, 1 in, 1 out", "1 in, 1 out, 0 in, 0 out"]
+        );
     }
 
     #[test]
