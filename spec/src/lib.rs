@@ -37,6 +37,8 @@
 //! Run the suites with `cargo test` at the workspace root.
 
 pub mod counter;
+pub mod rlock;
 pub mod rt;
+pub mod semaphore;
 pub mod shared_list;
 pub mod shm_counter;

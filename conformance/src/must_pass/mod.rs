@@ -6,4 +6,6 @@
 //! mistaken for a hang).
 
 pub mod counter;
+pub mod rlock;
+pub mod semaphore;
 pub mod shared_list;

@@ -5,4 +5,6 @@
 //! exercise and snapshots which properties rejected it on which runtime.
 
 pub mod counter;
+pub mod rlock;
+pub mod semaphore;
 pub mod shared_list;

@@ -3,4 +3,6 @@
 //! `on_shuttle`.
 
 pub mod counter;
+pub mod rlock;
+pub mod semaphore;
 pub mod shared_list;

@@ -3,4 +3,6 @@
 
 racecourse::shared_list!(mine => students_example::shared_list { list: Stack, program: Program });
 racecourse::counter!(mine => students_example::counter { counter: Locked });
+racecourse::rlock!(not_attempted);
+racecourse::semaphore!(not_attempted);
 racecourse::shm_counter!(not_attempted);
