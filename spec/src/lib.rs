@@ -36,7 +36,9 @@
 //!
 //! Run the suites with `cargo test` at the workspace root.
 
+pub mod condition;
 pub mod counter;
+pub mod event;
 pub mod rt;
 pub mod shared_list;
 pub mod shm_counter;

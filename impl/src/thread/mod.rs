@@ -2,5 +2,7 @@
 //! instantiated by [`racecourse_spec::runtimes!`] as `on_std`, `on_loom` and
 //! `on_shuttle`.
 
+pub mod condition;
 pub mod counter;
+pub mod event;
 pub mod shared_list;
