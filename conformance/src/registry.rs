@@ -14,6 +14,8 @@ use crate::runner::{Finding, Runtime};
 pub const EXERCISES: &[&Exercise] = &[
     &crate::shared_list::EXERCISE,
     &crate::counter::EXERCISE,
+    &crate::event::EXERCISE,
+    &crate::condition::EXERCISE,
     &crate::shm_counter::EXERCISE,
 ];
 

@@ -4,5 +4,7 @@
 //! (`tests/*.rs`, `kill_matrix`) runs every mutant against every property of its
 //! exercise and snapshots which properties rejected it on which runtime.
 
+pub mod condition;
 pub mod counter;
+pub mod event;
 pub mod shared_list;
