@@ -3,4 +3,6 @@
 
 racecourse::shared_list!(mine => students_example::shared_list { list: Stack, program: Program });
 racecourse::counter!(mine => students_example::counter { counter: Locked });
+racecourse::event!(not_attempted);
+racecourse::condition!(not_attempted);
 racecourse::shm_counter!(not_attempted);
