@@ -11,7 +11,9 @@
 #[macro_use]
 pub mod property;
 
+pub mod condition;
 pub mod counter;
+pub mod event;
 pub mod grade;
 pub mod isolate;
 pub mod kill_matrix;

@@ -16,6 +16,8 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::counter::EXERCISE,
     &crate::rlock::EXERCISE,
     &crate::semaphore::EXERCISE,
+    &crate::event::EXERCISE,
+    &crate::condition::EXERCISE,
     &crate::shm_counter::EXERCISE,
 ];
 

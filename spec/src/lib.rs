@@ -36,8 +36,10 @@
 //!
 //! Run the suites with `cargo test` at the workspace root.
 
+pub mod condition;
 pub mod counter;
 pub mod rlock;
+pub mod event;
 pub mod rt;
 pub mod semaphore;
 pub mod shared_list;

@@ -5,7 +5,9 @@
 //! every runtime, in every run (std threads included, where slowness must never be
 //! mistaken for a hang).
 
+pub mod condition;
 pub mod counter;
 pub mod rlock;
 pub mod semaphore;
+pub mod event;
 pub mod shared_list;

@@ -4,7 +4,9 @@
 //! (`tests/*.rs`, `kill_matrix`) runs every mutant against every property of its
 //! exercise and snapshots which properties rejected it on which runtime.
 
+pub mod condition;
 pub mod counter;
 pub mod rlock;
 pub mod semaphore;
+pub mod event;
 pub mod shared_list;

@@ -2,7 +2,9 @@
 //! instantiated by [`racecourse_spec::runtimes!`] as `on_std`, `on_loom` and
 //! `on_shuttle`.
 
+pub mod condition;
 pub mod counter;
 pub mod rlock;
 pub mod semaphore;
+pub mod event;
 pub mod shared_list;

@@ -5,4 +5,6 @@ racecourse::shared_list!(mine => students_example::shared_list { list: Stack, pr
 racecourse::counter!(mine => students_example::counter { counter: Locked });
 racecourse::rlock!(not_attempted);
 racecourse::semaphore!(not_attempted);
+racecourse::event!(not_attempted);
+racecourse::condition!(not_attempted);
 racecourse::shm_counter!(not_attempted);
