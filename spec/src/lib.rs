@@ -37,6 +37,9 @@
 //! Run the suites with `cargo test` at the workspace root.
 
 pub mod counter;
+pub mod queue;
 pub mod rt;
+pub mod score_board;
 pub mod shared_list;
 pub mod shm_counter;
+pub mod thread_local;

@@ -3,4 +3,7 @@
 //! `on_shuttle`.
 
 pub mod counter;
+pub mod queue;
+pub mod score_board;
 pub mod shared_list;
+pub mod thread_local;
