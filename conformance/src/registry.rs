@@ -14,6 +14,9 @@ use crate::runner::{Finding, Runtime};
 pub const EXERCISES: &[&Exercise] = &[
     &crate::shared_list::EXERCISE,
     &crate::counter::EXERCISE,
+    &crate::queue::EXERCISE,
+    &crate::thread_local::EXERCISE,
+    &crate::score_board::EXERCISE,
     &crate::shm_counter::EXERCISE,
 ];
 

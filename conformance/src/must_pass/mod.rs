@@ -6,4 +6,7 @@
 //! mistaken for a hang).
 
 pub mod counter;
+pub mod queue;
+pub mod score_board;
 pub mod shared_list;
+pub mod thread_local;

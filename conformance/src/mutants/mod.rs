@@ -5,4 +5,7 @@
 //! exercise and snapshots which properties rejected it on which runtime.
 
 pub mod counter;
+pub mod queue;
+pub mod score_board;
 pub mod shared_list;
+pub mod thread_local;
