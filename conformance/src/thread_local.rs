@@ -82,7 +82,7 @@ impl std::fmt::Display for Shape {
 }
 
 /// The scenario of `per_instance`, in words.
-pub const PER_INSTANCE_SCENARIO: &str = "in one thread: a = new(7), b = new(8); a.set(1), b.set(2), a.get(), b.get(), a.set(3), b.get()";
+pub const PER_INSTANCE_SCENARIO: &str = "in thread 1: a = new(7), b = new(8); a.set(1), b.set(2), a.get(), b.get(), a.set(3), b.get()";
 
 /// A thread of the scenario panicked: the panic's own message, quoted, after who it
 /// was (a model checker's deadlock report keeps its kind).
@@ -169,8 +169,16 @@ racecourse_spec::runtimes! {
         outcome
     }
 
-    /// Runs the scenario of `per_instance` once, in the calling thread.
+    /// Runs the scenario of `per_instance` once, in a thread started for it (a fresh
+    /// thread, and shuttle's PCT scheduler wants a test that starts one).
     pub fn run_instances<T: ThreadLocal>() -> Result<(), Violation> {
+        rt::thread::spawn(instances::<T>)
+            .join()
+            .unwrap_or_else(|payload| Err(panicked("in thread 1".to_string(), payload)))
+    }
+
+    /// The scenario of `per_instance`, in the calling thread.
+    fn instances<T: ThreadLocal>() -> Result<(), Violation> {
         let a = T::new(7);
         let b = T::new(8);
         let expected = "two storages to be independent: setting one leaves the other as it was";

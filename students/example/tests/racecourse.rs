@@ -3,4 +3,7 @@
 
 racecourse::shared_list!(mine => students_example::shared_list { list: Stack, program: Program });
 racecourse::counter!(mine => students_example::counter { counter: Locked });
+racecourse::queue!(not_attempted);
+racecourse::thread_local!(not_attempted);
+racecourse::score_board!(not_attempted);
 racecourse::shm_counter!(not_attempted);
