@@ -325,7 +325,8 @@ fn exactly_once(history: &[Event]) -> Result<(), Violation> {
     for (_, x) in gets(history) {
         counts.entry(x).or_default().1 += 1;
     }
-    let wrong: Vec<(u32, (usize, usize))> = counts.into_iter().filter(|(_, (p, g))| p != g).collect();
+    let wrong: Vec<(u32, (usize, usize))> =
+        counts.into_iter().filter(|(_, (p, g))| p != g).collect();
     let Some(&(x, (put, got))) = wrong.first() else {
         return Ok(());
     };
@@ -389,7 +390,9 @@ fn bounded(capacity: usize, history: &[Event]) -> Result<(), Violation> {
         return Ok(());
     }
     for (put, x) in puts(history) {
-        let returned = puts(history).filter(|(e, _)| e.ret_at <= put.ret_at).count();
+        let returned = puts(history)
+            .filter(|(e, _)| e.ret_at <= put.ret_at)
+            .count();
         let begun = gets(history)
             .filter(|(e, _)| e.call_at < put.ret_at)
             .count();
@@ -494,7 +497,9 @@ fn judge_extra(run: ExtraRun) -> Result<(), Violation> {
         return fail(format!("get() after put(1) returned {}", run.got));
     }
     if let Err(e) = run.first {
-        return fail(format!("task_done() for item 1, just got, returned an error: {e}"));
+        return fail(format!(
+            "task_done() for item 1, just got, returned an error: {e}"
+        ));
     }
     if run.extra.is_ok() {
         return fail("a second task_done() for the one item put returned Ok: one task_done too many must return an error".to_string());
@@ -808,12 +813,16 @@ pub fn check_std<Q: Queue, C: Crawler + 'static>(property: Property) -> Result<(
             judge_crawl(&on_std::run_crawl::<Q, C>(progress))
         })
         .map_err(|f| (f, crawl_scenario())),
-        _ => fixed_then_drawn(Scenario::strategy(0..=4, 1..=3, 1..=30, 1..=3), 6, |scenario| {
-            let judge = history_check(property, scenario.clone());
-            std_rt::explore(&budget, 5, move |progress| {
-                judge(&on_std::run_scenario::<Q>(&scenario, progress)?)
-            })
-        }),
+        _ => fixed_then_drawn(
+            Scenario::strategy(0..=4, 1..=3, 1..=30, 1..=3),
+            6,
+            |scenario| {
+                let judge = history_check(property, scenario.clone());
+                std_rt::explore(&budget, 5, move |progress| {
+                    judge(&on_std::run_scenario::<Q>(&scenario, progress)?)
+                })
+            },
+        ),
     }
 }
 
@@ -842,14 +851,18 @@ pub fn check_shuttle<Q: Queue, C: Crawler + 'static>(property: Property) -> Resu
             ..f
         })
         .map_err(|f| (f, crawl_scenario())),
-        _ => fixed_then_drawn(Scenario::strategy(0..=2, 1..=2, 1..=3, 1..=2), 8, |scenario| {
-            let judge = history_check(property, scenario.clone());
-            let meaning = scenario.deadlock_meaning();
-            shuttle_rt::explore(SHUTTLE, move || {
-                judge(&on_shuttle::run_scenario::<Q>(&scenario, &Progress::new())?)
-            })
-            .map_err(deadlock_as(meaning))
-        }),
+        _ => fixed_then_drawn(
+            Scenario::strategy(0..=2, 1..=2, 1..=3, 1..=2),
+            8,
+            |scenario| {
+                let judge = history_check(property, scenario.clone());
+                let meaning = scenario.deadlock_meaning();
+                shuttle_rt::explore(SHUTTLE, move || {
+                    judge(&on_shuttle::run_scenario::<Q>(&scenario, &Progress::new())?)
+                })
+                .map_err(deadlock_as(meaning))
+            },
+        ),
     }
 }
 
@@ -952,9 +965,7 @@ macro_rules! implementations_on {
                 role: Role::Mutant {
                     must_fail: &["extra_task_done"],
                 },
-                check: |p| {
-                    $check::<m::ExtraTaskDoneAccepted, reference::Crawl>(Property::named(p))
-                },
+                check: |p| $check::<m::ExtraTaskDoneAccepted, reference::Crawl>(Property::named(p)),
             },
             Implementation {
                 exercise: NAME,
@@ -1039,7 +1050,12 @@ mod tests {
         let v = fifo_per_producer(&h).unwrap_err();
         assert!(v.seen.contains("returned 2 while 1"), "{v}");
         // Overlapping gets may take them in either order.
-        let h = [h[0], h[1], event(1, Get, QueueRet::Got(2), 4, 7), event(2, Get, QueueRet::Got(1), 5, 6)];
+        let h = [
+            h[0],
+            h[1],
+            event(1, Get, QueueRet::Got(2), 4, 7),
+            event(2, Get, QueueRet::Got(1), 5, 6),
+        ];
         assert_eq!(fifo_per_producer(&h), Ok(()));
     }
 

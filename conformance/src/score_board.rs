@@ -152,7 +152,10 @@ fn whole_lines(printed: &Printed) -> Result<(), Violation> {
                 0 => {
                     return Err(Violation::new(
                         expected,
-                        format!("{} was printed but never appeared in the output", quoted(line)),
+                        format!(
+                            "{} was printed but never appeared in the output",
+                            quoted(line)
+                        ),
                     ))
                 }
                 n => {
@@ -176,7 +179,10 @@ fn line_order(printed: &Printed) -> Result<(), Violation> {
             .enumerate()
             .map(|(i, l)| (l.as_str(), i))
             .collect();
-        let order: Vec<usize> = lines.iter().filter_map(|l| position.get(l).copied()).collect();
+        let order: Vec<usize> = lines
+            .iter()
+            .filter_map(|l| position.get(l).copied())
+            .collect();
         if let Some(w) = order.windows(2).find(|w| w[0] > w[1]) {
             return Err(Violation::new(
                 "the lines of one thread to appear in the order it printed them",
@@ -376,7 +382,10 @@ pub fn check_shuttle<S: Sink, P: ScoreBoard + 'static>(property: Property) -> Re
                 let shape = Shape { threads, lines: 3 };
                 crate::isolate::note(&shape.to_string(), None);
                 shuttle_rt::explore(budget, move || {
-                    judge(property, &on_shuttle::run_printers::<S>(shape, &Progress::new())?)
+                    judge(
+                        property,
+                        &on_shuttle::run_printers::<S>(shape, &Progress::new())?,
+                    )
                 })
                 .map_err(|f| (f, shape.to_string()))?;
             }
@@ -393,7 +402,10 @@ pub fn check_loom<S: Sink, P: ScoreBoard + 'static>(property: Property) -> Resul
     };
     crate::isolate::note(&shape.to_string(), None);
     let result: Result<(), Found> = loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
-        judge(property, &on_loom::run_printers::<S>(shape, &Progress::new())?)
+        judge(
+            property,
+            &on_loom::run_printers::<S>(shape, &Progress::new())?,
+        )
     });
     result.map_err(|f| (f, shape.to_string()))
 }

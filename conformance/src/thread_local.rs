@@ -82,7 +82,8 @@ impl std::fmt::Display for Shape {
 }
 
 /// The scenario of `per_instance`, in words.
-pub const PER_INSTANCE_SCENARIO: &str = "in thread 1: a = new(7), b = new(8); a.set(1), b.set(2), a.get(), b.get(), a.set(3), b.get()";
+pub const PER_INSTANCE_SCENARIO: &str =
+    "in thread 1: a = new(7), b = new(8); a.set(1), b.set(2), a.get(), b.get(), a.set(3), b.get()";
 
 /// A thread of the scenario panicked: the panic's own message, quoted, after who it
 /// was (a model checker's deadlock report keeps its kind).
@@ -240,7 +241,11 @@ pub fn check_shuttle<T: ThreadLocal>(property: Property) -> Result<(), Finding> 
     // test without concurrency, and has nothing to explore there.
     let budget = shuttle_rt::Budget {
         random: 50,
-        pct: if property == Property::PerInstance { 0 } else { 50 },
+        pct: if property == Property::PerInstance {
+            0
+        } else {
+            50
+        },
         base_seed: 0,
     };
     shuttle_rt::explore(budget, move || match property {
