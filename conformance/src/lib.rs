@@ -4,7 +4,7 @@
 //! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
 //! and every failure becomes a [`report::Failure`] with a replay command. The
 //! [`registry`] lists the exercises; each has a suite module here (`shared_list`,
-//! `counter`, `shm_counter`) with its test macro, and its [`mutants`] and
+//! `counter`, `queue`, `thread_local`, `score_board`, `shm_counter`) with its test macro, and its [`mutants`] and
 //! [`must_pass`] implementations, which the [`kill_matrix`] holds the suites to.
 
 // Declares the `properties!` macro: first, so every exercise module can use it.
@@ -20,15 +20,18 @@ pub mod kill_matrix;
 pub mod must_pass;
 pub mod mutants;
 pub mod oracle;
+pub mod queue;
 pub mod registry;
 pub mod report;
 pub mod review;
 pub mod rlock;
 pub mod runner;
 pub mod semaphore;
+pub mod score_board;
 pub mod shared_list;
 pub mod shm_counter;
 pub mod suite;
+pub mod thread_local;
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,9 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::semaphore::EXERCISE,
     &crate::event::EXERCISE,
     &crate::condition::EXERCISE,
+    &crate::queue::EXERCISE,
+    &crate::thread_local::EXERCISE,
+    &crate::score_board::EXERCISE,
     &crate::shm_counter::EXERCISE,
 ];
 

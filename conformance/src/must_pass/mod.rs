@@ -10,4 +10,7 @@ pub mod counter;
 pub mod rlock;
 pub mod semaphore;
 pub mod event;
+pub mod queue;
+pub mod score_board;
 pub mod shared_list;
+pub mod thread_local;

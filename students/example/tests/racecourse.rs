@@ -7,4 +7,7 @@ racecourse::rlock!(not_attempted);
 racecourse::semaphore!(not_attempted);
 racecourse::event!(not_attempted);
 racecourse::condition!(not_attempted);
+racecourse::queue!(not_attempted);
+racecourse::thread_local!(not_attempted);
+racecourse::score_board!(not_attempted);
 racecourse::shm_counter!(not_attempted);
