@@ -345,7 +345,8 @@ impl Matrix {
     /// Appends the outcome of every row to the file named by `RACECOURSE_TIMINGS`, if
     /// set (read by `ci/mutant-stability.sh` and `ci/reference-stability.sh`): per
     /// mutant `runtime mutant exercise::name seconds|survived` (its time to rejection),
-    /// per must-pass cell `runtime must_pass exercise::name/property accepted|rejected`.
+    /// per must-pass cell `runtime must_pass exercise::name/property accepted|rejected`,
+    /// and per cell `runtime cell exercise::name/property seconds`.
     pub fn record_timings(&self) {
         let Ok(path) = std::env::var("RACECOURSE_TIMINGS") else {
             return;
@@ -370,6 +371,18 @@ impl Matrix {
             text.push_str(&format!(
                 "{} must_pass {}::{}/{} {word}\n",
                 self.runtime, cell.implementation.exercise, cell.implementation.name, cell.property
+            ));
+        }
+        // Every cell's wall time, for finding what makes a matrix slow (the summary
+        // script reads only the two kinds above).
+        for cell in &self.cells {
+            text.push_str(&format!(
+                "{} cell {}::{}/{} {:.3}\n",
+                self.runtime,
+                cell.implementation.exercise,
+                cell.implementation.name,
+                cell.property,
+                cell.elapsed.as_secs_f64()
             ));
         }
         use std::io::Write;

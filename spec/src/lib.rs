@@ -38,13 +38,12 @@
 
 pub mod condition;
 pub mod counter;
-pub mod rlock;
 pub mod event;
-pub mod rt;
-pub mod semaphore;
 pub mod queue;
+pub mod rlock;
 pub mod rt;
 pub mod score_board;
+pub mod semaphore;
 pub mod shared_list;
 pub mod shm_counter;
 pub mod thread_local;

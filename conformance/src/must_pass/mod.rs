@@ -7,10 +7,10 @@
 
 pub mod condition;
 pub mod counter;
-pub mod rlock;
-pub mod semaphore;
 pub mod event;
 pub mod queue;
+pub mod rlock;
 pub mod score_board;
+pub mod semaphore;
 pub mod shared_list;
 pub mod thread_local;
