@@ -2,7 +2,8 @@
 # Runs, N times (default 20), everything that must be accepted: the rows of the kill
 # matrices for the reference and must-pass implementations (RACECOURSE_MATRIX_ROWS=
 # accepted), the references' snapshot tests, and the sample student crate's generated
-# tests. Reports per test, and per accepted implementation, in how many runs it passed.
+# tests. Reports per test, and per accepted implementation (its matrix cells, property x
+# run), how many passed.
 # A correct implementation must pass every run: anything below N/N is a bug of the
 # oracle. To check it on a loaded machine, start two CPU hogs first.
 #   bash ci/reference-stability.sh 20
@@ -11,14 +12,20 @@ cd "$(dirname "$0")/.."
 runs=${1:-20}
 results=$(mktemp)
 timings=$(mktemp)
-trap 'rm -f "$results" "$timings"' EXIT
+log=$(mktemp)
+kept=$(mktemp -d /tmp/reference-stability.XXXXXX)
+trap 'rm -f "$results" "$timings" "$log"' EXIT
 
 cargo test -q -p racecourse -p students-example --no-run 2>/dev/null
 for i in $(seq 1 "$runs"); do
   { cargo test --no-fail-fast -p racecourse --test std --test shuttle --test loom --test process -- snapshots 2>&1
     cargo test -p students-example 2>&1; } | grep -E '^test .* \.\.\. (ok|FAILED)$' >>"$results" || true
-  RACECOURSE_MATRIX_ROWS=accepted RACECOURSE_TIMINGS="$timings" \
-    cargo test -q --no-fail-fast -p racecourse --test std --test loom --test shuttle --test process -- kill_matrix >/dev/null 2>&1 || true
+  # A matrix that rejects a reference or must-pass row fails its test: keep that log.
+  if ! RACECOURSE_MATRIX_ROWS=accepted RACECOURSE_TIMINGS="$timings" \
+    cargo test -q --no-fail-fast -p racecourse --test std --test loom --test shuttle --test process -- kill_matrix >"$log" 2>&1; then
+    cp "$log" "$kept/matrix-run-$i.log"
+    echo "run $i: a matrix rejected an implementation that must be accepted (whole log: $kept/matrix-run-$i.log)"
+  fi
 done
 
 total=$(grep -c . "$results")

@@ -13,8 +13,8 @@ awk -v runs="$runs" '
     key = $1 " " $3; seen[key] = 1
     if ($4 != "survived") { n[key]++; t[key, n[key]] = $4 }
   }
-  $2 == "must_pass" {
-    split($3, parts, "/"); key = $1 " " parts[1]; mp[key] = 1
+  $2 == "must_pass" || $2 == "reference" {
+    split($3, parts, "/"); key = $1 " " parts[1]; mp[key] = 1; if ($2 == "reference") isref[key] = 1
     cells[key]++; if ($4 != "accepted") bad[key]++
   }
   END {
@@ -31,7 +31,7 @@ awk -v runs="$runs" '
       printf "\n%-8s %-40s %15s\n", "runtime", "must be accepted", "cells accepted"
       for (k in mp) {
         split(k, p, " ")
-        printf "%-8s %-40s %7d/%-7d\n", p[1], p[2], cells[k] - bad[k], cells[k] | "sort"
+        printf "%-8s %-40s %7d/%-7d\n", p[1], p[2] (isref[k] ? " (reference)" : ""), cells[k] - bad[k], cells[k] | "sort"
       }
       close("sort")
     }

@@ -345,7 +345,8 @@ impl Matrix {
     /// Appends the outcome of every row to the file named by `RACECOURSE_TIMINGS`, if
     /// set (read by `ci/mutant-stability.sh` and `ci/reference-stability.sh`): per
     /// mutant `runtime mutant exercise::name seconds|survived` (its time to rejection),
-    /// per must-pass cell `runtime must_pass exercise::name/property accepted|rejected`,
+    /// per reference and must-pass cell `runtime reference|must_pass
+    /// exercise::name/property accepted|rejected`,
     /// and per cell `runtime cell exercise::name/property seconds`.
     pub fn record_timings(&self) {
         let Ok(path) = std::env::var("RACECOURSE_TIMINGS") else {
@@ -358,18 +359,19 @@ impl Matrix {
                 .unwrap_or_else(|| "survived".into());
             text.push_str(&format!("{} mutant {mutant} {secs}\n", self.runtime));
         }
-        for cell in self
-            .cells
-            .iter()
-            .filter(|c| c.implementation.role == Role::MustPass)
-        {
+        for cell in &self.cells {
+            let kind = match cell.implementation.role {
+                Role::Reference => "reference",
+                Role::MustPass => "must_pass",
+                Role::Mutant { .. } => continue,
+            };
             let word = if cell.verdict.is_ok() {
                 "accepted"
             } else {
                 "rejected"
             };
             text.push_str(&format!(
-                "{} must_pass {}::{}/{} {word}\n",
+                "{} {kind} {}::{}/{} {word}\n",
                 self.runtime, cell.implementation.exercise, cell.implementation.name, cell.property
             ));
         }
