@@ -23,8 +23,9 @@ use racecourse_spec::shm_counter::ShmCounter;
 /// Generous for work that should take milliseconds: only a hang may reach it. For
 /// the counter scenarios, the window without progress after which a run stalls.
 const DEADLINE: Duration = Duration::from_secs(10);
-/// For runs that are expected to hang (or stall).
-const HANG_DEADLINE: Duration = Duration::from_secs(3);
+/// For runs that are expected to hang (or stall): a shorter window only finds the
+/// expected stall sooner (starting up has its own bound, see the driver).
+const HANG_DEADLINE: Duration = Duration::from_secs(1);
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -348,10 +349,12 @@ fn a_task_that_never_returns_times_out_and_is_killed_with_its_children() {
     );
     let took = start.elapsed();
     assert!(
-        took >= HANG_DEADLINE && took < HANG_DEADLINE + Duration::from_secs(2),
+        // The task would sleep forever: ended at all (not how soon) is the point, so
+        // the margin is wide enough for a loaded machine.
+        took >= HANG_DEADLINE && took < HANG_DEADLINE + Duration::from_secs(30),
         "{took:?}"
     );
-    assert_eq!(e.to_string(), "worker timed out after 3s");
+    assert_eq!(e.to_string(), "worker timed out after 1s");
     assert_nothing_left();
 }
 
@@ -469,7 +472,8 @@ fn std_mutex_in_shared_memory_hangs_and_is_killed() {
     .unwrap_err();
     let took = start.elapsed();
     assert_eq!(e.kind(), TaskErrorKind::Stalled, "{e}");
-    assert!(took < HANG_DEADLINE + Duration::from_secs(2), "{took:?}");
+    // Ended at all is the point (the workers would wait forever), not how soon.
+    assert!(took < HANG_DEADLINE + Duration::from_secs(30), "{took:?}");
     assert_nothing_left();
 }
 
