@@ -101,6 +101,17 @@ impl Property {
             rounds: 1,
         }
     }
+
+    /// How far loom explores [`Property::loom_shape`]: `reentrant` is about one
+    /// thread's own count, which no preemption changes, so two preemptions are plenty
+    /// (and keep a spinning waiter's schedules few); the others explore every
+    /// interleaving.
+    fn loom_bounds(self) -> loom_rt::Bounds {
+        match self {
+            Property::Reentrant => loom_rt::Bounds::BOUNDED,
+            _ => loom_rt::Bounds::EXHAUSTIVE,
+        }
+    }
 }
 
 /// What one run of nested acquisitions saw.
@@ -387,7 +398,7 @@ pub fn check_loom<L: ReentrantLock>(property: Property) -> Result<(), Finding> {
     let shape = property.loom_shape();
     // loom aborts the process on a deadlock: say first what one would mean.
     crate::isolate::note(&shape.to_string(), Some(stuck_owner()));
-    loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
+    loom_rt::explore(property.loom_bounds(), move || {
         judge(
             property,
             shape,
