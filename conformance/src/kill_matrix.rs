@@ -46,37 +46,94 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
 }
 
-/// Set to `accepted` to run only the rows that must be accepted, references and
-/// must-pass implementations (for `ci/reference-stability.sh`); the matrix is then
-/// partial and not snapshotted.
+/// Which rows and cells the matrix runs: unset for the default (the snapshotted
+/// layout), `accepted` for only the rows that must be accepted, references and
+/// must-pass implementations (for `ci/reference-stability.sh`), `all` for every
+/// property against every mutant on every runtime (see [`Rows`]). A matrix run other
+/// than the default is not snapshotted.
 pub const ROWS_ENV: &str = "RACECOURSE_MATRIX_ROWS";
+
+/// What `RACECOURSE_MATRIX_ROWS` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// References and must-pass implementations against every property; mutants
+    /// against every property on shuttle and processes, and against the properties that
+    /// must reject them on loom (see [`full_mutant_rows`]).
+    Default,
+    /// Only the rows that must be accepted.
+    Accepted,
+    /// Every mutant against every property, on loom too.
+    All,
+}
+
+impl Rows {
+    /// Reads `RACECOURSE_MATRIX_ROWS`; any other value is an error that says what to
+    /// set instead.
+    pub fn from_env() -> Rows {
+        match std::env::var(ROWS_ENV).as_deref() {
+            Err(_) | Ok("") => Rows::Default,
+            Ok("accepted") => Rows::Accepted,
+            Ok("all") => Rows::All,
+            Ok(other) => panic!(
+                "{ROWS_ENV}={other:?} is not understood: leave it unset, or set it to `accepted` (only the rows that must be accepted) or `all` (every mutant against every property)"
+            ),
+        }
+    }
+}
 
 /// Whether `RACECOURSE_MATRIX_ROWS` restricts the matrix to the rows that must be
 /// accepted.
 pub fn accepted_only() -> bool {
-    std::env::var(ROWS_ENV).is_ok_and(|v| v == "accepted")
+    Rows::from_env() == Rows::Accepted
+}
+
+/// Whether a mutant's row on `runtime` holds every property of its exercise, or only
+/// the ones that must reject it.
+///
+/// Loom explores every schedule (up to its bounds), so a property that a mutant
+/// survives costs a whole exploration, as much as a reference's: about half of the
+/// loom matrix's time went to such cells. On loom, a mutant's row is therefore its
+/// declared killers, each of which must reject it in every run. Shuttle and processes
+/// hold the full rows, so what else rejects a mutant, and a property that gets stronger
+/// or weaker, still shows in a reviewed diff; `RACECOURSE_MATRIX_ROWS=all` draws the
+/// full rows on loom too.
+pub fn full_mutant_rows(runtime: Runtime) -> bool {
+    runtime != Runtime::Loom || Rows::from_env() == Rows::All
 }
 
 /// The implementations the matrix of `runtime` holds, each with the properties it is
-/// checked against: every reference and must-pass implementation, and every mutant
-/// that some property checked here must reject (a mutant means something only there:
-/// `off_by_one_adder` needs the census, which runs under loom), except on std.
+/// checked against: every reference and must-pass implementation against every
+/// property, and every mutant that some property checked here must reject (a mutant
+/// means something only there: `off_by_one_adder` needs the census, which runs under
+/// loom), except on std, against every property or its declared killers (see
+/// [`full_mutant_rows`]).
 pub fn plan(runtime: Runtime) -> Vec<(Implementation, Vec<&'static str>)> {
-    let only_accepted = accepted_only();
+    let rows = Rows::from_env();
     let mut plan = Vec::new();
     for exercise in EXERCISES {
         let properties = exercise.properties_on(runtime);
         for implementation in (exercise.implementations)(runtime) {
-            let keep = match implementation.role {
-                Role::Reference | Role::MustPass => true,
+            let checked: Vec<&'static str> = match implementation.role {
+                Role::Reference | Role::MustPass => properties.clone(),
+                Role::Mutant { .. } if rows == Rows::Accepted || runtime == Runtime::Std => {
+                    Vec::new()
+                }
                 Role::Mutant { must_fail } => {
-                    !only_accepted
-                        && runtime != Runtime::Std
-                        && must_fail.iter().any(|p| properties.contains(p))
+                    if !must_fail.iter().any(|p| properties.contains(p)) {
+                        Vec::new()
+                    } else if full_mutant_rows(runtime) {
+                        properties.clone()
+                    } else {
+                        properties
+                            .iter()
+                            .copied()
+                            .filter(|p| must_fail.contains(p))
+                            .collect()
+                    }
                 }
             };
-            if keep && !properties.is_empty() {
-                plan.push((implementation, properties.clone()));
+            if !checked.is_empty() {
+                plan.push((implementation, checked));
             }
         }
     }
@@ -149,6 +206,9 @@ impl Matrix {
     /// then, per property, the mutants only it rejects.
     pub fn render(&self) -> String {
         let mut out = format!("runtime: {}\n", self.runtime);
+        if !full_mutant_rows(self.runtime) {
+            out.push_str("mutant rows: the properties that must reject each mutant (full rows: the shuttle matrix, or RACECOURSE_MATRIX_ROWS=all)\n");
+        }
         let mut current = None;
         for cell in &self.cells {
             let i = cell.implementation;
@@ -182,7 +242,11 @@ impl Matrix {
         if self.mutants().is_empty() {
             return out;
         }
-        out.push_str("\nrejected by this property alone:\n");
+        out.push_str(if full_mutant_rows(self.runtime) {
+            "\nrejected by this property alone:\n"
+        } else {
+            "\nthe only declared killer of:\n"
+        });
         for (exercise, property) in self.properties() {
             let only: Vec<&str> = self
                 .mutants()
@@ -287,10 +351,14 @@ impl Matrix {
     /// property is either redundant or untested. (The std matrix holds no mutants and
     /// asks nothing.)
     pub fn assert_every_property_rejects_a_mutant(&self) {
+        // Every property checked (on any row) of an exercise that has mutants here: on
+        // loom a mutant's row holds only its declared killers, so a property that no
+        // mutant declares would otherwise go unasked.
+        let with_mutants: Vec<&str> = self.mutants().into_iter().map(|(e, _)| e).collect();
         let mut properties: Vec<(&str, &str)> = self
             .cells
             .iter()
-            .filter(|c| matches!(c.implementation.role, Role::Mutant { .. }))
+            .filter(|c| with_mutants.contains(&c.implementation.exercise))
             .map(|c| (c.implementation.exercise, c.property))
             .collect();
         properties.sort();

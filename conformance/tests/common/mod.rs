@@ -16,13 +16,24 @@ pub(crate) fn snapshots() -> insta::Settings {
 
 /// Snapshots a kill matrix, records its timings, asserts every declared kill and
 /// every must-pass acceptance, and that every property rejects at least one mutant.
-/// A matrix restricted to the rows that must be accepted
-/// (`RACECOURSE_MATRIX_ROWS=accepted`) is only asserted.
+/// A matrix run in another layout (`RACECOURSE_MATRIX_ROWS=accepted` or `all`) is
+/// asserted, not snapshotted; the full one is printed.
 pub(crate) fn check_matrix(name: &str, matrix: &Matrix) {
+    use racecourse::kill_matrix::Rows;
     matrix.record_timings();
-    if racecourse::kill_matrix::accepted_only() {
-        matrix.assert_expected();
-        return;
+    match Rows::from_env() {
+        Rows::Default => {}
+        Rows::Accepted => {
+            matrix.assert_expected();
+            return;
+        }
+        // Not the snapshotted layout: shown, not compared.
+        Rows::All => {
+            eprintln!("{}", matrix.render());
+            matrix.assert_expected();
+            matrix.assert_every_property_rejects_a_mutant();
+            return;
+        }
     }
     snapshots().bind(|| insta::assert_snapshot!(name, matrix.render()));
     matrix.assert_expected();
