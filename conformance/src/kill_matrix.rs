@@ -472,3 +472,50 @@ impl Cell {
         (self.implementation.exercise, self.implementation.name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn properties_of(implementation: &Implementation, runtime: Runtime) -> Vec<&'static str> {
+        EXERCISES
+            .iter()
+            .find(|e| e.name == implementation.exercise)
+            .expect("every implementation belongs to a registered exercise")
+            .properties_on(runtime)
+    }
+
+    #[test]
+    fn loom_checks_mutants_against_their_declared_killers_only() {
+        for (implementation, checked) in plan(Runtime::Loom) {
+            let all = properties_of(&implementation, Runtime::Loom);
+            match implementation.role {
+                Role::Mutant { must_fail } => {
+                    let declared: Vec<&str> = all
+                        .iter()
+                        .copied()
+                        .filter(|p| must_fail.contains(p))
+                        .collect();
+                    assert_eq!(checked, declared, "{}", implementation.name);
+                }
+                _ => assert_eq!(checked, all, "{}", implementation.name),
+            }
+        }
+    }
+
+    #[test]
+    fn shuttle_checks_mutants_against_every_property() {
+        let plan = plan(Runtime::Shuttle);
+        assert!(plan
+            .iter()
+            .any(|(i, _)| matches!(i.role, Role::Mutant { .. })));
+        for (implementation, checked) in plan {
+            assert_eq!(
+                checked,
+                properties_of(&implementation, Runtime::Shuttle),
+                "{}",
+                implementation.name
+            );
+        }
+    }
+}

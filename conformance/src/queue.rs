@@ -1035,6 +1035,31 @@ macro_rules! queue {
 mod tests {
     use super::*;
 
+    #[test]
+    fn loom_skips_only_the_scenarios_a_property_cannot_fail_on() {
+        let [join, race] = <[Scenario; 2]>::try_from(fixed_scenarios()).expect("two scenarios");
+        // capacity 1, two puts and a join: every property can fail on it.
+        for p in [
+            Property::ExactlyOnce,
+            Property::FifoPerProducer,
+            Property::Bounded,
+            Property::JoinWaits,
+        ] {
+            assert!(join.can_violate(p), "{p:?}");
+        }
+        // capacity 2, two puts, no join.
+        assert!(race.can_violate(Property::ExactlyOnce));
+        assert!(race.can_violate(Property::FifoPerProducer));
+        assert!(!race.can_violate(Property::Bounded));
+        assert!(!race.can_violate(Property::JoinWaits));
+        // an unbounded queue is never over capacity.
+        let unbounded = Scenario {
+            capacity: 0,
+            ..join
+        };
+        assert!(!unbounded.can_violate(Property::Bounded));
+    }
+
     fn event(thread: usize, op: QueueOp, ret: QueueRet, call_at: u64, ret_at: u64) -> Event {
         Event {
             thread,
