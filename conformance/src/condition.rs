@@ -201,18 +201,6 @@ fn on_deadlock() -> Violation {
     .of_kind(Kind::Deadlock)
 }
 
-/// A model checker's "deadlock" says what it means here.
-fn with_meaning(found: Found) -> Found {
-    if found.violation.kind == Kind::Deadlock {
-        Found {
-            violation: on_deadlock(),
-            ..found
-        }
-    } else {
-        found
-    }
-}
-
 /// What one run of a shape did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Run {
@@ -437,7 +425,7 @@ pub fn check_shuttle<B: BoundedBuffer>(property: Property) -> Result<(), Finding
                 &on_shuttle::run::<B>(shape, &Progress::new())?,
             )
         })
-        .map_err(with_meaning)
+        .map_err(|found| found.deadlock_means(on_deadlock()))
     })
 }
 
@@ -454,7 +442,7 @@ pub fn check_loom<B: BoundedBuffer>(property: Property) -> Result<(), Finding> {
                 &on_loom::run::<B>(shape, &Progress::new())?,
             )
         })
-        .map_err(|found| (with_meaning(found), shape.to_string()))?;
+        .map_err(|found| (found.deadlock_means(on_deadlock()), shape.to_string()))?;
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ use racecourse_spec::event::Event;
 
 use crate::registry::{Exercise, Implementation, Role, Slot};
 use crate::report::{Kind, Violation};
-use crate::runner::{loom_rt, shuttle_rt, std_rt, Finding, Found, Progress, Runtime};
+use crate::runner::{loom_rt, shuttle_rt, std_rt, Finding, Progress, Runtime};
 
 /// The exercise's name in test names and reports.
 pub const NAME: &str = "event";
@@ -158,18 +158,6 @@ impl Property {
             ),
         }
         .of_kind(Kind::Deadlock)
-    }
-}
-
-/// A model checker's "deadlock" says what it means in the scenario.
-fn with_meaning(property: Property, found: Found) -> Found {
-    if found.violation.kind == Kind::Deadlock {
-        Found {
-            violation: property.on_deadlock(),
-            ..found
-        }
-    } else {
-        found
     }
 }
 
@@ -420,7 +408,7 @@ pub fn check_shuttle<E: Event>(property: Property) -> Result<(), Finding> {
         shuttle_rt::explore(budget, move || {
             on_shuttle::run::<E>(scenario, &Progress::new())
         })
-        .map_err(|found| with_meaning(property, found))
+        .map_err(|found| found.deadlock_means(property.on_deadlock()))
     })
 }
 
@@ -437,7 +425,12 @@ pub fn check_loom<E: Event>(property: Property) -> Result<(), Finding> {
     loom_rt::explore(bounds, move || {
         on_loom::run::<E>(scenario, &Progress::new())
     })
-    .map_err(|found| (with_meaning(property, found), scenario.to_string()))
+    .map_err(|found| {
+        (
+            found.deadlock_means(property.on_deadlock()),
+            scenario.to_string(),
+        )
+    })
 }
 
 macro_rules! implementations_on {

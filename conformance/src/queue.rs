@@ -608,14 +608,6 @@ fn crawl_violation(v: Violation) -> Violation {
     }
 }
 
-/// A thread of the scenario panicked: the panic's own message, quoted, after who it
-/// was (a model checker's deadlock report keeps its kind).
-fn panicked(who: String, payload: Box<dyn std::any::Any + Send>) -> Violation {
-    let mut violation = crate::runner::violation_from_panic(payload);
-    violation.seen = format!("{who}: {}", violation.seen);
-    violation
-}
-
 racecourse_spec::runtimes! {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as StdOrdering};
 
@@ -675,7 +667,7 @@ racecourse_spec::runtimes! {
         for (thread, h) in handles.into_iter().enumerate() {
             match h.join() {
                 Ok(events) => history.extend(events),
-                Err(payload) => return Err(panicked(format!("in thread {thread}"), payload)),
+                Err(payload) => return Err(crate::runner::panicked(format!("in thread {thread}"), payload)),
             }
         }
         Ok(history)
@@ -708,7 +700,7 @@ racecourse_spec::runtimes! {
         progress.tick();
         let (got_2, done_2, done_2_at) = worker
             .join()
-            .map_err(|payload| panicked("in thread 1".to_string(), payload))?;
+            .map_err(|payload| crate::runner::panicked("in thread 1".to_string(), payload))?;
         Ok(ExtraRun { got, first, extra, got_2, done_2, done_2_at, joined_at })
     }
 
@@ -784,20 +776,6 @@ fn history_check(
 ) -> impl Fn(&[Event]) -> Result<(), Violation> + Send + Sync + 'static {
     move |history| judge(property, &scenario, history)
 }
-
-fn deadlock_as(meaning: Violation) -> impl Fn(Found) -> Found {
-    move |f| {
-        if f.violation.kind == Kind::Deadlock {
-            Found {
-                violation: meaning.clone().of_kind(Kind::Deadlock),
-                ..f
-            }
-        } else {
-            f
-        }
-    }
-}
-
 /// Explores the fixed scenarios, then `cases` drawn ones, with `explore`.
 fn fixed_then_drawn<E>(
     strategy: impl Strategy<Value = Scenario>,
@@ -856,7 +834,7 @@ pub fn check_shuttle<Q: Queue, C: Crawler + 'static>(property: Property) -> Resu
         Property::ExtraTaskDone => shuttle_rt::explore(SHUTTLE, || {
             judge_extra(on_shuttle::run_extra::<Q>(&Progress::new())?)
         })
-        .map_err(deadlock_as(extra_deadlock()))
+        .map_err(|f| f.deadlock_means(extra_deadlock()))
         .map_err(|f| (f, EXTRA_SCENARIO.to_string())),
         Property::Crawler => shuttle_rt::explore(shuttle_rt::Budget::DEFAULT, || {
             judge_crawl(&on_shuttle::run_crawl::<Q, C>(&Progress::new()))
@@ -875,7 +853,7 @@ pub fn check_shuttle<Q: Queue, C: Crawler + 'static>(property: Property) -> Resu
                 shuttle_rt::explore(SHUTTLE, move || {
                     judge(&on_shuttle::run_scenario::<Q>(&scenario, &Progress::new())?)
                 })
-                .map_err(deadlock_as(meaning))
+                .map_err(|f| f.deadlock_means(meaning))
             },
         ),
     }
@@ -892,7 +870,7 @@ pub fn check_loom<Q: Queue, C: Crawler + 'static>(property: Property) -> Result<
             loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, || {
                 judge_extra(on_loom::run_extra::<Q>(&Progress::new())?)
             })
-            .map_err(deadlock_as(extra_deadlock()))
+            .map_err(|f| f.deadlock_means(extra_deadlock()))
             .map_err(|f| (f, EXTRA_SCENARIO.to_string()))
         }
         _ => {
@@ -906,7 +884,7 @@ pub fn check_loom<Q: Queue, C: Crawler + 'static>(property: Property) -> Result<
                 loom_rt::explore(loom_rt::Bounds::EXHAUSTIVE, move || {
                     judge(&on_loom::run_scenario::<Q>(&s, &Progress::new())?)
                 })
-                .map_err(deadlock_as(scenario.deadlock_meaning()))
+                .map_err(|f| f.deadlock_means(scenario.deadlock_meaning()))
                 .map_err(|f| (f, scenario.to_string()))?;
             }
             Ok(())

@@ -171,24 +171,6 @@ fn stuck_after_refusal() -> Violation {
     .of_kind(Kind::Deadlock)
 }
 
-/// A deadlock reported by a model checker, in this scenario's terms.
-fn named_deadlock(meaning: Violation, v: Violation) -> Violation {
-    if v.kind == Kind::Deadlock {
-        meaning
-    } else {
-        v
-    }
-}
-
-/// A panic payload from a joined thread, as a violation that quotes it.
-fn joined_panic(thread: usize, payload: Box<dyn std::any::Any + Send>) -> Violation {
-    let v = crate::runner::violation_from_panic(payload);
-    Violation {
-        seen: format!("thread {thread}: {}", v.seen),
-        ..v
-    }
-}
-
 racecourse_spec::runtimes! {
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
     use crate::runner::Progress;
@@ -255,7 +237,7 @@ racecourse_spec::runtimes! {
         for (thread, h) in handles.into_iter().enumerate() {
             match h.join() {
                 Ok(r) => refused = refused.or(r),
-                Err(payload) => return Err(joined_panic(thread, payload)),
+                Err(payload) => return Err(crate::runner::panicked(format_args!("in thread {thread}"), payload)),
             }
         }
         Ok(Run { most_inside: most.load(StdOrdering::SeqCst), refused })
@@ -295,7 +277,7 @@ racecourse_spec::runtimes! {
         let mine = lock.release();
         let owners = match owner.join() {
             Ok(r) => r,
-            Err(payload) => return Err(joined_panic(1, payload)),
+            Err(payload) => return Err(crate::runner::panicked("in thread 1", payload)),
         };
         if stolen.is_ok() {
             return Err(Violation::new(
@@ -363,7 +345,7 @@ pub fn check_shuttle<L: ReentrantLock>(property: Property) -> Result<(), Finding
     if property == Property::NonOwnerRelease {
         return shuttle_rt::explore(budget, || on_shuttle::run_non_owner::<L>(&Progress::new()))
             .map_err(|f| {
-                let violation = named_deadlock(stuck_after_refusal(), f.violation);
+                let violation = crate::runner::deadlock_means(stuck_after_refusal(), f.violation);
                 (Found { violation, ..f }, NON_OWNER_SCENARIO.to_string())
             });
     }
@@ -375,10 +357,7 @@ pub fn check_shuttle<L: ReentrantLock>(property: Property) -> Result<(), Finding
                 &on_shuttle::run_nested::<L>(shape, &Progress::new())?,
             )
         })
-        .map_err(|f| Found {
-            violation: named_deadlock(stuck_owner(), f.violation),
-            ..f
-        })
+        .map_err(|f| f.deadlock_means(stuck_owner()))
     })
 }
 
@@ -391,7 +370,7 @@ pub fn check_loom<L: ReentrantLock>(property: Property) -> Result<(), Finding> {
             on_loom::run_non_owner::<L>(&Progress::new())
         })
         .map_err(|f| {
-            let violation = named_deadlock(stuck_after_refusal(), f.violation);
+            let violation = crate::runner::deadlock_means(stuck_after_refusal(), f.violation);
             (Found { violation, ..f }, NON_OWNER_SCENARIO.to_string())
         });
     }
@@ -405,15 +384,7 @@ pub fn check_loom<L: ReentrantLock>(property: Property) -> Result<(), Finding> {
             &on_loom::run_nested::<L>(shape, &Progress::new())?,
         )
     })
-    .map_err(|f| {
-        (
-            Found {
-                violation: named_deadlock(stuck_owner(), f.violation),
-                ..f
-            },
-            shape.to_string(),
-        )
-    })
+    .map_err(|f| (f.deadlock_means(stuck_owner()), shape.to_string()))
 }
 
 macro_rules! implementations_on {

@@ -238,14 +238,6 @@ fn ten_lines(text: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-/// A thread of the scenario panicked: the panic's own message, quoted, after who it
-/// was (a model checker's deadlock report keeps its kind).
-fn panicked(who: String, payload: Box<dyn std::any::Any + Send>) -> Violation {
-    let mut violation = crate::runner::violation_from_panic(payload);
-    violation.seen = format!("{who}: {}", violation.seen);
-    violation
-}
-
 racecourse_spec::runtimes! {
     use crate::runner::Progress;
 
@@ -288,7 +280,7 @@ racecourse_spec::runtimes! {
             .collect();
         let mut lines = Vec::new();
         for (thread, h) in handles.into_iter().enumerate() {
-            lines.push(h.join().map_err(|payload| panicked(format!("in thread {thread}"), payload))?);
+            lines.push(h.join().map_err(|payload| crate::runner::panicked(format!("in thread {thread}"), payload))?);
         }
         drop(sink);
         let text = text.lock().unwrap_or_else(|p| p.into_inner()).clone();

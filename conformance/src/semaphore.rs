@@ -337,24 +337,6 @@ fn release_added_nothing() -> Violation {
     .of_kind(Kind::Deadlock)
 }
 
-/// A deadlock reported by a model checker, in this scenario's terms.
-fn named_deadlock(meaning: Violation, v: Violation) -> Violation {
-    if v.kind == Kind::Deadlock {
-        meaning
-    } else {
-        v
-    }
-}
-
-/// A panic payload from a joined thread, as a violation that quotes it.
-fn joined_panic(thread: usize, payload: Box<dyn std::any::Any + Send>) -> Violation {
-    let v = crate::runner::violation_from_panic(payload);
-    Violation {
-        seen: format!("thread {thread}: {}", v.seen),
-        ..v
-    }
-}
-
 racecourse_spec::runtimes! {
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
     use crate::runner::Progress;
@@ -389,7 +371,7 @@ racecourse_spec::runtimes! {
             })
             .collect();
         for (thread, h) in handles.into_iter().enumerate() {
-            h.join().map_err(|payload| joined_panic(thread, payload))?;
+            h.join().map_err(|payload| crate::runner::panicked(format_args!("in thread {thread}"), payload))?;
         }
         Ok(most.load(StdOrdering::SeqCst))
     }
@@ -440,7 +422,7 @@ racecourse_spec::runtimes! {
             })
             .collect();
         for (thread, h) in handles.into_iter().enumerate() {
-            h.join().map_err(|payload| joined_panic(thread, payload))?;
+            h.join().map_err(|payload| crate::runner::panicked(format_args!("in thread {thread}"), payload))?;
         }
         let order = order.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok(Order(order))
@@ -509,7 +491,7 @@ racecourse_spec::runtimes! {
             .collect();
         let (mut refused, mut rounds) = (0, 0);
         for (thread, h) in handles.into_iter().enumerate() {
-            let (r, n) = h.join().map_err(|payload| joined_panic(thread, payload))?;
+            let (r, n) = h.join().map_err(|payload| crate::runner::panicked(format_args!("in thread {thread}"), payload))?;
             refused += r;
             rounds += n;
         }
@@ -664,10 +646,7 @@ pub fn check_shuttle<S: Semaphore, B: BoundedSemaphore>(property: Property) -> R
     let progress = Progress::new;
     match property {
         Property::AtMostK => {
-            let named = |c: Crowd, f: Found| Found {
-                violation: named_deadlock(free_permit_unused(c), f.violation),
-                ..f
-            };
+            let named = |c: Crowd, f: Found| f.deadlock_means(free_permit_unused(c));
             crate::runner::drawn(crowds(Flavour::Plain, 1..=3, 1..=2, 1..=3), 4, |c| {
                 shuttle_rt::explore(budget, move || {
                     judge_crowd(c, on_shuttle::run_crowd::<AsPlain<S>>(c, &progress())?)
@@ -682,10 +661,7 @@ pub fn check_shuttle<S: Semaphore, B: BoundedSemaphore>(property: Property) -> R
             })
         }
         Property::Rendezvous => {
-            let named = |m: Meeting, f: Found| Found {
-                violation: named_deadlock(too_few_holders(m), f.violation),
-                ..f
-            };
+            let named = |m: Meeting, f: Found| f.deadlock_means(too_few_holders(m));
             crate::runner::drawn(meetings(Flavour::Plain, 1..=3, 0..=2), 4, |m| {
                 shuttle_rt::explore(budget, move || {
                     on_shuttle::run_meeting::<AsPlain<S>>(m, &progress()).map(drop)
@@ -707,7 +683,8 @@ pub fn check_shuttle<S: Semaphore, B: BoundedSemaphore>(property: Property) -> R
             };
             shuttle_rt::explore(once, move || on_shuttle::run_plain_extra::<S>(&progress()))
                 .map_err(|f| {
-                    let violation = named_deadlock(release_added_nothing(), f.violation);
+                    let violation =
+                        crate::runner::deadlock_means(release_added_nothing(), f.violation);
                     (Found { violation, ..f }, PLAIN_EXTRA.to_string())
                 })?;
             shuttle_rt::explore(
@@ -757,10 +734,7 @@ fn meeting_census_loom<P: Permits>(meeting: Meeting) -> (Census<Order>, Result<(
     });
     let mut census = census.lock().unwrap_or_else(|p| p.into_inner()).clone();
     census.allowed = allowed_orders(meeting);
-    let result = result.map_err(|f| Found {
-        violation: named_deadlock(too_few_holders(meeting), f.violation),
-        ..f
-    });
+    let result = result.map_err(|f| f.deadlock_means(too_few_holders(meeting)));
     (census, result)
 }
 
@@ -782,7 +756,8 @@ pub fn check_loom<S: Semaphore, B: BoundedSemaphore>(property: Property) -> Resu
                     Flavour::Bounded => on_loom::run_crowd::<AsBounded<B>>(c, &Progress::new()),
                 };
                 loom_rt::explore(exhaustive, move || judge_crowd(c, most(c)?)).map_err(|f| {
-                    let violation = named_deadlock(free_permit_unused(c), f.violation);
+                    let violation =
+                        crate::runner::deadlock_means(free_permit_unused(c), f.violation);
                     (Found { violation, ..f }, c.to_string())
                 })?;
             }
@@ -807,7 +782,7 @@ pub fn check_loom<S: Semaphore, B: BoundedSemaphore>(property: Property) -> Resu
                 on_loom::run_plain_extra::<S>(&Progress::new())
             })
             .map_err(|f| {
-                let violation = named_deadlock(release_added_nothing(), f.violation);
+                let violation = crate::runner::deadlock_means(release_added_nothing(), f.violation);
                 (Found { violation, ..f }, PLAIN_EXTRA.to_string())
             })?;
             crate::isolate::note(BOUNDED_EXTRA, None);

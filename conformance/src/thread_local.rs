@@ -85,14 +85,6 @@ impl std::fmt::Display for Shape {
 pub const PER_INSTANCE_SCENARIO: &str =
     "in thread 1: a = new(7), b = new(8); a.set(1), b.set(2), a.get(), b.get(), a.set(3), b.get()";
 
-/// A thread of the scenario panicked: the panic's own message, quoted, after who it
-/// was (a model checker's deadlock report keeps its kind).
-fn panicked(who: String, payload: Box<dyn std::any::Any + Send>) -> Violation {
-    let mut violation = crate::runner::violation_from_panic(payload);
-    violation.seen = format!("{who}: {}", violation.seen);
-    violation
-}
-
 racecourse_spec::runtimes! {
     use crate::runner::Progress;
 
@@ -162,7 +154,7 @@ racecourse_spec::runtimes! {
         }
         let mut outcome = Ok(());
         for (i, h) in handles.into_iter().enumerate() {
-            let r = h.join().unwrap_or_else(|payload| Err(panicked(format!("in thread {}", i + 1), payload)));
+            let r = h.join().unwrap_or_else(|payload| Err(crate::runner::panicked(format!("in thread {}", i + 1), payload)));
             if outcome.is_ok() {
                 outcome = r;
             }
@@ -175,7 +167,7 @@ racecourse_spec::runtimes! {
     pub fn run_instances<T: ThreadLocal>() -> Result<(), Violation> {
         rt::thread::spawn(instances::<T>)
             .join()
-            .unwrap_or_else(|payload| Err(panicked("in thread 1".to_string(), payload)))
+            .unwrap_or_else(|payload| Err(crate::runner::panicked("in thread 1".to_string(), payload)))
     }
 
     /// The scenario of `per_instance`, in the calling thread.

@@ -170,6 +170,36 @@ pub(crate) fn violation_from_panic(payload: Box<dyn Any + Send>) -> Violation {
     describe_panic(&message)
 }
 
+/// A thread of a scenario panicked: the panic's own message, quoted, after who it was
+/// (`in thread 1`); a model checker's deadlock report keeps its kind.
+pub(crate) fn panicked(who: impl fmt::Display, payload: Box<dyn Any + Send>) -> Violation {
+    let violation = violation_from_panic(payload);
+    Violation {
+        seen: format!("{who}: {}", violation.seen),
+        ..violation
+    }
+}
+
+/// A model checker's "deadlock" restated as `meaning`, what waited for what in the
+/// scenario at hand; any other violation as it is.
+pub(crate) fn deadlock_means(meaning: Violation, violation: Violation) -> Violation {
+    if violation.kind == Kind::Deadlock {
+        meaning.of_kind(Kind::Deadlock)
+    } else {
+        violation
+    }
+}
+
+impl Found {
+    /// [`deadlock_means`] on the violation found.
+    pub(crate) fn deadlock_means(self, meaning: Violation) -> Found {
+        Found {
+            violation: deadlock_means(meaning, self.violation),
+            ..self
+        }
+    }
+}
+
 /// How a panic message from the model checkers or the implementation is to be read.
 pub(crate) fn kind_of_panic(message: &str) -> Kind {
     let lower = message.to_lowercase();
