@@ -10,17 +10,20 @@
 //! wrong code. The references are checked here, not by suites written out per exercise
 //! in each test binary: the registry is the one list.
 //!
-//! Mutants run only where runs replay: loom, shuttle with fixed seeds, and processes
-//! with deterministic rendezvous. On std threads several of them would be undefined
-//! behaviour with a random outcome, so the std matrix holds the references and must-pass
-//! implementations alone, where what matters is that slowness on real threads is never
-//! taken for a hang.
+//! Mutants run where runs replay: loom, shuttle with fixed seeds, and processes with
+//! deterministic rendezvous. On std threads most of them would be undefined behaviour
+//! with a random outcome, so the std matrix holds the references and must-pass
+//! implementations, where what matters is that slowness on real threads is never taken
+//! for a hang, and a mutant only against the properties that are checked on std alone
+//! and declared to reject it. Such a property (a timeout, real sockets, a child
+//! program) cannot go to the model checkers, so it is written to be decided by
+//! rendezvous, not by a race: its declared killers must reject in every run there too.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::registry::{Implementation, Role, EXERCISES};
+use crate::registry::{Exercise, Implementation, Role, EXERCISES};
 use crate::runner::Finding;
 use crate::runner::Runtime;
 
@@ -98,33 +101,47 @@ pub fn accepted_only() -> bool {
 /// or weaker, still shows in a reviewed diff; `RACECOURSE_MATRIX_ROWS=all` draws the
 /// full rows on loom too.
 pub fn full_mutant_rows(runtime: Runtime) -> bool {
-    runtime != Runtime::Loom || Rows::from_env() == Rows::All
+    match runtime {
+        Runtime::Std => false,
+        Runtime::Loom => Rows::from_env() == Rows::All,
+        Runtime::Shuttle | Runtime::Process => true,
+    }
+}
+
+/// The properties of `exercise` that a mutant may be checked against on `runtime`:
+/// every property checked there, except on std, where only those checked on std alone
+/// (see the module docs).
+pub fn mutant_properties(exercise: &Exercise, runtime: Runtime) -> Vec<&'static str> {
+    match runtime {
+        Runtime::Std => exercise.properties_only_on(Runtime::Std),
+        _ => exercise.properties_on(runtime),
+    }
 }
 
 /// The implementations the matrix of `runtime` holds, each with the properties it is
 /// checked against: every reference and must-pass implementation against every
 /// property, and every mutant that some property checked here must reject (a mutant
 /// means something only there: `off_by_one_adder` needs the census, which runs under
-/// loom), except on std, against every property or its declared killers (see
-/// [`full_mutant_rows`]).
+/// loom), against every property or its declared killers (see [`full_mutant_rows`]).
+/// On std, a mutant's row is its declared killers among the properties checked on std
+/// alone (see the module docs); it has none elsewhere there.
 pub fn plan(runtime: Runtime) -> Vec<(Implementation, Vec<&'static str>)> {
     let rows = Rows::from_env();
     let mut plan = Vec::new();
     for exercise in EXERCISES {
         let properties = exercise.properties_on(runtime);
+        let asked = mutant_properties(exercise, runtime);
         for implementation in (exercise.implementations)(runtime) {
             let checked: Vec<&'static str> = match implementation.role {
                 Role::Reference | Role::MustPass => properties.clone(),
-                Role::Mutant { .. } if rows == Rows::Accepted || runtime == Runtime::Std => {
-                    Vec::new()
-                }
+                Role::Mutant { .. } if rows == Rows::Accepted => Vec::new(),
                 Role::Mutant { must_fail } => {
-                    if !must_fail.iter().any(|p| properties.contains(p)) {
+                    if !must_fail.iter().any(|p| asked.contains(p)) {
                         Vec::new()
                     } else if full_mutant_rows(runtime) {
-                        properties.clone()
+                        asked.clone()
                     } else {
-                        properties
+                        asked
                             .iter()
                             .copied()
                             .filter(|p| must_fail.contains(p))
@@ -206,8 +223,10 @@ impl Matrix {
     /// then, per property, the mutants only it rejects.
     pub fn render(&self) -> String {
         let mut out = format!("runtime: {}\n", self.runtime);
-        if !full_mutant_rows(self.runtime) {
-            out.push_str("mutant rows: the properties that must reject each mutant (full rows: the shuttle matrix, or RACECOURSE_MATRIX_ROWS=all)\n");
+        match self.runtime {
+            Runtime::Std => out.push_str("mutant rows: the properties checked on std alone that must reject each mutant (no race decides them)\n"),
+            _ if !full_mutant_rows(self.runtime) => out.push_str("mutant rows: the properties that must reject each mutant (full rows: the shuttle matrix, or RACECOURSE_MATRIX_ROWS=all)\n"),
+            _ => {}
         }
         let mut current = None;
         for cell in &self.cells {
@@ -225,12 +244,13 @@ impl Matrix {
             match &cell.verdict {
                 Ok(()) => out.push_str(&format!("  {:20} passed\n", cell.property)),
                 // Model checkers replay exactly, so what they saw is stable; real
-                // processes are not (how many updates were lost varies), so their
-                // rows keep only the broken promise.
-                Err((found, _)) if self.runtime == Runtime::Process => out.push_str(&format!(
-                    "  {:20} REJECTED: expected {}\n",
-                    cell.property, found.violation.expected
-                )),
+                // threads and processes are not (how many updates were lost varies),
+                // so their rows keep only the broken promise.
+                Err((found, _)) if matches!(self.runtime, Runtime::Process | Runtime::Std) => out
+                    .push_str(&format!(
+                        "  {:20} REJECTED: expected {}\n",
+                        cell.property, found.violation.expected
+                    )),
                 Err((found, scenario)) => out.push_str(&format!(
                     "  {:20} REJECTED: {}\n  {:20}   scenario: {scenario}\n",
                     cell.property,
@@ -275,9 +295,17 @@ impl Matrix {
         out
     }
 
-    /// Every (exercise, property) checked here, in cell order.
+    /// Every (exercise, property) checked here that a mutant may be checked against,
+    /// in cell order.
     fn properties(&self) -> Vec<(&'static str, &'static str)> {
+        let runtime = self.runtime;
         self.distinct(|c| (c.implementation.exercise, c.property))
+            .into_iter()
+            .filter(|&(e, p)| {
+                crate::registry::exercise(e)
+                    .is_some_and(|e| mutant_properties(e, runtime).contains(&p))
+            })
+            .collect()
     }
 
     /// Every (exercise, mutant) checked here, in cell order.
@@ -348,18 +376,17 @@ impl Matrix {
     }
 
     /// Panics, naming them, if a property checked here rejected no mutant: such a
-    /// property is either redundant or untested. (The std matrix holds no mutants and
-    /// asks nothing.)
+    /// property is either redundant or untested. (On std, only the properties checked
+    /// there alone are asked: mutants meet the others under the model checkers.)
     pub fn assert_every_property_rejects_a_mutant(&self) {
         // Every property checked (on any row) of an exercise that has mutants here: on
         // loom a mutant's row holds only its declared killers, so a property that no
         // mutant declares would otherwise go unasked.
         let with_mutants: Vec<&str> = self.mutants().into_iter().map(|(e, _)| e).collect();
         let mut properties: Vec<(&str, &str)> = self
-            .cells
-            .iter()
-            .filter(|c| with_mutants.contains(&c.implementation.exercise))
-            .map(|c| (c.implementation.exercise, c.property))
+            .properties()
+            .into_iter()
+            .filter(|(e, _)| with_mutants.contains(e))
             .collect();
         properties.sort();
         properties.dedup();
@@ -499,6 +526,25 @@ mod tests {
                     assert_eq!(checked, declared, "{}", implementation.name);
                 }
                 _ => assert_eq!(checked, all, "{}", implementation.name),
+            }
+        }
+    }
+
+    #[test]
+    fn std_checks_mutants_against_their_declared_killers_checked_on_std_alone() {
+        let plan = plan(Runtime::Std);
+        let mutant = |name: &str| {
+            plan.iter()
+                .find(|(i, _)| i.exercise == "event" && i.name == name)
+                .map(|(_, checked)| checked.clone())
+        };
+        // Declared for clear_resets (loom and shuttle) and wait_timeout (std alone).
+        assert_eq!(mutant("clear_does_nothing"), Some(vec!["wait_timeout"]));
+        // Declared for properties the model checkers check: no row on std.
+        assert_eq!(mutant("wakes_one"), None);
+        for (implementation, checked) in plan {
+            if implementation.must_be_accepted() {
+                assert_eq!(checked, properties_of(&implementation, Runtime::Std));
             }
         }
     }

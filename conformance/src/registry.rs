@@ -73,6 +73,16 @@ impl Exercise {
             .collect()
     }
 
+    /// The names of its properties checked on `runtime` and nowhere else, reviews left
+    /// out.
+    pub fn properties_only_on(&self, runtime: Runtime) -> Vec<&'static str> {
+        self.properties
+            .iter()
+            .filter(|p| !p.review && p.runtimes == [runtime])
+            .map(|p| p.name)
+            .collect()
+    }
+
     /// Every runtime some property is checked on, in [`Runtime::ALL`] order.
     pub fn runtimes(&self) -> Vec<Runtime> {
         Runtime::ALL
