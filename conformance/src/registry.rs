@@ -21,6 +21,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::queue::EXERCISE,
     &crate::thread_local::EXERCISE,
     &crate::score_board::EXERCISE,
+    &crate::executor::EXERCISE,
     &crate::shm_counter::EXERCISE,
 ];
 

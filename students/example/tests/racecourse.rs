@@ -10,4 +10,5 @@ racecourse::condition!(not_attempted);
 racecourse::queue!(not_attempted);
 racecourse::thread_local!(not_attempted);
 racecourse::score_board!(not_attempted);
+racecourse::executor!(not_attempted);
 racecourse::shm_counter!(not_attempted);
