@@ -20,6 +20,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::condition::EXERCISE,
     &crate::queue::EXERCISE,
     &crate::thread_local::EXERCISE,
+    &crate::io_fanout::EXERCISE,
     &crate::score_board::EXERCISE,
     &crate::shm_counter::EXERCISE,
 ];
