@@ -180,9 +180,7 @@ impl Property {
             Property::EveryInput => (2..=3usize).prop_map(|w| (w, w + 1)).boxed(),
             // Two failures among at least four inputs.
             Property::FailureIsolated => (2..=3usize).prop_map(|w| (w, w + 2)).boxed(),
-            Property::InFlight => (2..=4usize)
-                .prop_flat_map(|w| (Just(w), w..=w + 2))
-                .boxed(),
+            Property::InFlight => (2..=4usize).prop_flat_map(|w| (Just(w), w..=w + 2)).boxed(),
         };
         shape
             .prop_map(move |(workers, inputs)| Scenario {
@@ -689,15 +687,13 @@ fn judge(scenario: Scenario, release: Release, round: Round) -> Result<(), Viola
                             seen,
                         ));
                     }
-                    Err(e) => {
-                        return Err(Violation::new(
-                            "result i to be the outcome of fetching input i",
-                            format!(
-                                "result {i} is Err({e:?}), but resource {} was served without error",
-                                resource(i)
-                            ),
-                        ))
-                    }
+                    Err(e) => return Err(Violation::new(
+                        "result i to be the outcome of fetching input i",
+                        format!(
+                            "result {i} is Err({e:?}), but resource {} was served without error",
+                            resource(i)
+                        ),
+                    )),
                 }
             }
             Ok(())
@@ -903,8 +899,9 @@ mod tests {
     #[test]
     fn the_reference_passes_every_property() {
         for p in Property::ALL {
-            check_std::<racecourse_impl::thread::io_fanout::on_std::Pool>(p)
-                .unwrap_or_else(|(found, scenario)| panic!("{p:?}: {}\n{scenario}", found.violation));
+            check_std::<racecourse_impl::thread::io_fanout::on_std::Pool>(p).unwrap_or_else(
+                |(found, scenario)| panic!("{p:?}: {}\n{scenario}", found.violation),
+            );
         }
     }
 }

@@ -50,6 +50,5 @@ pub trait Fetch: Send + Sync + 'static {
 pub trait FanOut: Send + Sync + 'static {
     /// Fetches every resource in `resources` with `fetch`, using at most `workers`
     /// fetches at once, and returns their outcomes in input order.
-    fn fetch_all<F: Fetch>(fetch: Arc<F>, resources: Vec<usize>, workers: usize)
-        -> Vec<Fetched>;
+    fn fetch_all<F: Fetch>(fetch: Arc<F>, resources: Vec<usize>, workers: usize) -> Vec<Fetched>;
 }

@@ -27,9 +27,9 @@ impl FanOut for BalancedChunks {
             for c in 0..chunks {
                 let (chunk, tail) = rest.split_at(size + usize::from(c < longer));
                 rest = tail;
-                handles.push(scope.spawn(move || {
-                    chunk.iter().map(|&r| fetch.fetch(r)).collect::<Vec<_>>()
-                }));
+                handles.push(
+                    scope.spawn(move || chunk.iter().map(|&r| fetch.fetch(r)).collect::<Vec<_>>()),
+                );
             }
             handles
                 .into_iter()

@@ -64,11 +64,15 @@ impl FanOut for GroupedByWorker {
         let next = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..workers.max(1).min(resources.len()))
             .map(|_| {
-                let (fetch, resources, next) =
-                    (Arc::clone(&fetch), Arc::clone(&resources), Arc::clone(&next));
+                let (fetch, resources, next) = (
+                    Arc::clone(&fetch),
+                    Arc::clone(&resources),
+                    Arc::clone(&next),
+                );
                 std::thread::spawn(move || {
                     let mut mine = Vec::new();
-                    while let Some(&resource) = resources.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    while let Some(&resource) = resources.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
                         mine.push(fetch.fetch(resource));
                     }
                     mine
@@ -145,7 +149,10 @@ fn in_order<F: Fetch>(fetch: Arc<F>, resources: Vec<usize>, workers: usize) -> V
         mine.lock().unwrap()[i] = Some(outcome);
     });
     let slots = std::mem::take(&mut *slots.lock().unwrap());
-    slots.into_iter().map(|s| s.expect("every input taken")).collect()
+    slots
+        .into_iter()
+        .map(|s| s.expect("every input taken"))
+        .collect()
 }
 
 /// No threads at all: every fetch on the calling thread, one after another.
