@@ -16,6 +16,7 @@ pub mod counter;
 pub mod event;
 pub mod executor;
 pub mod grade;
+pub mod io_fanout;
 pub mod isolate;
 pub mod kill_matrix;
 pub mod must_pass;

@@ -21,8 +21,9 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::queue::EXERCISE,
     &crate::thread_local::EXERCISE,
     &crate::score_board::EXERCISE,
-    &crate::executor::EXERCISE,
     &crate::shm_counter::EXERCISE,
+    &crate::io_fanout::EXERCISE,
+    &crate::executor::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -9,6 +9,7 @@ pub mod condition;
 pub mod counter;
 pub mod event;
 pub mod executor;
+pub mod io_fanout;
 pub mod queue;
 pub mod rlock;
 pub mod score_board;

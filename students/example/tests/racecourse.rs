@@ -6,6 +6,7 @@ racecourse::counter!(mine => students_example::counter { counter: Locked });
 racecourse::rlock!(not_attempted);
 racecourse::semaphore!(not_attempted);
 racecourse::event!(not_attempted);
+racecourse::io_fanout!(not_attempted);
 racecourse::condition!(not_attempted);
 racecourse::queue!(not_attempted);
 racecourse::thread_local!(not_attempted);
