@@ -22,14 +22,14 @@ use std::fmt;
 use std::time::Duration;
 
 use proptest::collection::vec;
-use proptest::strategy::{BoxedStrategy, Just, Strategy};
 use proptest::prop_oneof;
+use proptest::strategy::{BoxedStrategy, Just, Strategy};
 use racecourse_spec::errors::Handling;
 use racecourse_spec::executor::{Executor, TaskError};
 
 use crate::registry::{Exercise, Implementation, Role, Slot};
 use crate::report::{Kind, Violation};
-use crate::runner::{loom_rt, shuttle_rt, std_rt, Finding, Progress, Runtime};
+use crate::runner::{loom_rt, shuttle_rt, std_rt, Finding, Found, Progress, Runtime};
 
 /// The exercise's name in test names and reports.
 pub const NAME: &str = "errors";
@@ -173,7 +173,7 @@ impl fmt::Display for Scenario {
         match self.property {
             Property::CaughtInWorker => write!(
                 f,
-                "caught_in_worker on {n} tasks in turn, failing {failing}"
+                "caught_in_worker of {n} tasks, each called on a thread of its own at once, failing {failing}"
             ),
             Property::ThroughFuture => write!(
                 f,
@@ -204,7 +204,8 @@ impl fmt::Display for Scenario {
 fn fixed(property: Property, small: bool) -> Scenario {
     use Act::{Fails, Panics, Succeeds};
     let (acts, workers) = match (property, small) {
-        (Property::CaughtInWorker, _) => (vec![Fails, Panics, Succeeds], 1),
+        (Property::CaughtInWorker, false) => (vec![Fails, Panics, Succeeds], 1),
+        (Property::CaughtInWorker, true) => (vec![Fails, Panics], 1),
         (Property::ThroughFuture, false) => (vec![Succeeds, Fails, Panics, Succeeds], 2),
         (Property::ThroughFuture, true) => (vec![Fails, Panics], 1),
         (Property::ThroughQueue, false) => (vec![Fails, Succeeds, Panics], 1),
@@ -311,51 +312,78 @@ racecourse_spec::runtimes! {
     /// Each task in turn through `caught_in_worker`, with a reporter that notes the
     /// error and the thread it was called on.
     fn caught_in_worker<H: Handling>(acts: &[Act], progress: &Progress) -> Result<(), Violation> {
-        let handling = H::new();
-        let caller = rt::thread::current().id();
-        for (i, act) in acts.iter().enumerate() {
-            let reports = std::sync::Arc::new(StdMutex::new(Vec::new()));
-            let noted = std::sync::Arc::clone(&reports);
-            handling.caught_in_worker(
-                act.task(i),
-                Box::new(move |error| {
-                    let on_caller = rt::thread::current().id() == caller;
-                    noted.lock().unwrap_or_else(|p| p.into_inner()).push((error, on_caller));
-                }),
-            );
-            progress.tick();
-            let reports = std::mem::take(&mut *reports.lock().unwrap_or_else(|p| p.into_inner()));
-            match (act.expected(i), reports.as_slice()) {
-                (Ok(_), []) => {}
-                (Ok(_), [(error, _), ..]) => return Err(Violation::new(
-                    format!("task {i}, which succeeds, not to be reported"),
-                    format!("it was reported with {error:?}"),
-                )),
-                (Err(want), []) => return Err(Violation::new(
-                    format!("task {i}'s error {want:?} to be reported before caught_in_worker returns"),
-                    "caught_in_worker returned and the reporter was never called: the error was swallowed (catch it and report it)",
-                )),
-                (Err(want), [(error, on_caller)]) => {
-                    if *error != want {
-                        return Err(Violation::new(
-                            format!("task {i}'s error to be reported as {want:?}"),
-                            format!("it was reported as {error:?}"),
-                        ));
-                    }
-                    if *on_caller {
-                        return Err(Violation::new(
-                            format!("task {i} to run, and its error to be caught, on a worker thread"),
-                            "the reporter was called on the thread that called caught_in_worker: the task ran on the caller's thread (spawn a worker and catch the error there)",
-                        ));
-                    }
-                }
-                (Err(_), more) => return Err(Violation::new(
-                    format!("task {i}'s error to be reported once"),
-                    format!("it was reported {} times", more.len()),
-                )),
+        let handling = rt::sync::Arc::new(H::new());
+        // One caller thread per task, all at once: a sequence of spawn-and-join alone
+        // would leave the model checkers one runnable thread at a time.
+        let callers: Vec<_> = acts
+            .iter()
+            .enumerate()
+            .map(|(i, &act)| {
+                let handling = rt::sync::Arc::clone(&handling);
+                let progress = progress.clone();
+                rt::thread::spawn(move || {
+                    let result = caught_in_worker_once(&*handling, i, act);
+                    progress.tick();
+                    result
+                })
+            })
+            .collect();
+        let mut first = Ok(());
+        for (i, caller) in callers.into_iter().enumerate() {
+            let result = caller
+                .join()
+                .unwrap_or_else(|payload| Err(crate::runner::panicked(format!("in the thread that called caught_in_worker for task {i}"), payload)));
+            if first.is_ok() {
+                first = result;
             }
         }
-        Ok(())
+        first
+    }
+
+    /// Task `i` through `caught_in_worker`, called on this thread, with a reporter that
+    /// notes the error and whether it was called on this thread.
+    fn caught_in_worker_once<H: Handling>(handling: &H, i: usize, act: Act) -> Result<(), Violation> {
+        let caller = rt::thread::current().id();
+        let reports = std::sync::Arc::new(StdMutex::new(Vec::new()));
+        let noted = std::sync::Arc::clone(&reports);
+        handling.caught_in_worker(
+            act.task(i),
+            Box::new(move |error| {
+                let on_caller = rt::thread::current().id() == caller;
+                noted.lock().unwrap_or_else(|p| p.into_inner()).push((error, on_caller));
+            }),
+        );
+        let reports = std::mem::take(&mut *reports.lock().unwrap_or_else(|p| p.into_inner()));
+        match (act.expected(i), reports.as_slice()) {
+            (Ok(_), []) => Ok(()),
+            (Ok(_), [(error, _), ..]) => Err(Violation::new(
+                format!("task {i}, which succeeds, not to be reported"),
+                format!("it was reported with {error:?}"),
+            )),
+            (Err(want), []) => Err(Violation::new(
+                format!("task {i}'s error {want:?} to be reported before caught_in_worker returns"),
+                "caught_in_worker returned and the reporter was never called: the error was swallowed (catch it and report it)",
+            )),
+            (Err(want), [(error, on_caller)]) => {
+                if *error != want {
+                    Err(Violation::new(
+                        format!("task {i}'s error to be reported as {want:?}"),
+                        format!("it was reported as {error:?}"),
+                    ))
+                } else if *on_caller {
+                    Err(Violation::new(
+                        format!("task {i} to run, and its error to be caught, on a worker thread"),
+                        "the reporter was called on the thread that called caught_in_worker: the task ran on the caller's thread (spawn a worker and catch the error there)",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            (Err(_), more) => Err(Violation::new(
+                format!("task {i}'s error to be reported once"),
+                format!("it was reported {} times", more.len()),
+            )),
+        }
     }
 
     /// Tasks submitted to a pool; `result()` of each, in order.
@@ -616,6 +644,20 @@ pub fn check_shuttle<E: Executor, H: Handling>(property: Property) -> Result<(),
             on_shuttle::run::<E, H>(&scenario, &Progress::new())
         })
         .map_err(|found| found.deadlock_means(property.on_deadlock()))
+        .map_err(|found| match (property, found.violation.kind) {
+            // shuttle fails a run on any panic that leaves its thread.
+            (Property::Excepthook, Kind::Panic) => Found {
+                violation: Violation::new(
+                    "the excepthook to hear every detached thread's panic, and the panic to go no further",
+                    format!(
+                        "a detached thread's panic escaped its thread and the hook never heard it ({}): catch the panic in the detached thread and call the hook",
+                        found.violation.seen
+                    ),
+                ),
+                ..found
+            },
+            _ => found,
+        })
     };
     match property {
         Property::FailingSubset => crate::runner::drawn(drawn_subsets(4), 4, explore),
@@ -628,7 +670,8 @@ pub fn check_shuttle<E: Executor, H: Handling>(property: Property) -> Result<(),
 }
 
 /// Checks `property` of executor `E` and handling `H` under loom: the small fixed
-/// scenario (two tasks; a pool of one worker), exhaustive.
+/// scenario (two tasks; a pool of one worker), exhaustive where it has two threads,
+/// preemption-bounded where it has more.
 pub fn check_loom<E: Executor, H: Handling>(property: Property) -> Result<(), Finding> {
     assert!(
         property.runtimes().contains(&Runtime::Loom),
@@ -640,7 +683,7 @@ pub fn check_loom<E: Executor, H: Handling>(property: Property) -> Result<(), Fi
     crate::isolate::note(&scenario.to_string(), Some(property.on_deadlock()));
     let shown = scenario.to_string();
     let bounds = match property {
-        Property::ThroughQueue => loom_rt::Bounds::BOUNDED,
+        Property::ThroughQueue | Property::CaughtInWorker => loom_rt::Bounds::BOUNDED,
         _ => loom_rt::Bounds::EXHAUSTIVE,
     };
     loom_rt::explore(bounds, move || {
@@ -691,7 +734,9 @@ macro_rules! implementations_on {
                 role: Role::Mutant {
                     must_fail: &["through_queue"],
                 },
-                check: |p| $check::<Pool, mh::FirstErrorOnly<reference::Techniques>>(Property::named(p)),
+                check: |p| {
+                    $check::<Pool, mh::FirstErrorOnly<reference::Techniques>>(Property::named(p))
+                },
             },
             Implementation {
                 exercise: NAME,
@@ -699,7 +744,11 @@ macro_rules! implementations_on {
                 role: Role::Mutant {
                     must_fail: &["error_callback"],
                 },
-                check: |p| $check::<Pool, mh::CallbackForEveryTask<reference::Techniques>>(Property::named(p)),
+                check: |p| {
+                    $check::<Pool, mh::CallbackForEveryTask<reference::Techniques>>(
+                        Property::named(p),
+                    )
+                },
             },
             Implementation {
                 exercise: NAME,
@@ -715,7 +764,9 @@ macro_rules! implementations_on {
                 role: Role::Mutant {
                     must_fail: &["through_future", "failing_subset"],
                 },
-                check: |p| $check::<m::LostPanicMessage<Pool>, reference::Techniques>(Property::named(p)),
+                check: |p| {
+                    $check::<m::LostPanicMessage<Pool>, reference::Techniques>(Property::named(p))
+                },
             },
             Implementation {
                 exercise: NAME,
@@ -723,7 +774,9 @@ macro_rules! implementations_on {
                 role: Role::Mutant {
                     must_fail: &["failing_subset"],
                 },
-                check: |p| $check::<m::StickyError<Pool>, reference::Techniques>(Property::named(p)),
+                check: |p| {
+                    $check::<m::StickyError<Pool>, reference::Techniques>(Property::named(p))
+                },
             },
             Implementation {
                 exercise: NAME,
@@ -731,7 +784,9 @@ macro_rules! implementations_on {
                 role: Role::Mutant {
                     must_fail: &["result_timeout"],
                 },
-                check: |p| $check::<m::CancelsOnTimeout<Pool>, reference::Techniques>(Property::named(p)),
+                check: |p| {
+                    $check::<m::CancelsOnTimeout<Pool>, reference::Techniques>(Property::named(p))
+                },
             },
         ]
     }};
@@ -783,6 +838,7 @@ mod tests {
     #[test]
     fn scenarios_say_what_runs() {
         let s = fixed(Property::ThroughQueue, false);
+        assert_eq!(fixed(Property::CaughtInWorker, true).acts.len(), 2);
         assert_eq!(
             s.to_string(),
             "through_queue of 3 tasks, failing {0 (returns an error), 2 (panics)}"
@@ -792,8 +848,8 @@ mod tests {
     #[test]
     fn a_lost_message_is_named() {
         let acts = [Act::Panics];
-        let v = judge_outcomes(&acts, &[Err(TaskError::Panicked("x".into()))], "result()")
-            .unwrap_err();
+        let v =
+            judge_outcomes(&acts, &[Err(TaskError::Panicked("x".into()))], "result()").unwrap_err();
         assert!(v.seen.contains("message was lost"), "{v}");
     }
 }

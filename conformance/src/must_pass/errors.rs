@@ -29,8 +29,7 @@ racecourse_spec::runtimes! {
 
         /// Waits until `n` items arrived and takes them.
         fn take(&self, n: usize) -> Vec<T> {
-            let items = self.arrived.wait_while(self.items.lock().unwrap(), |items| items.len() < n).unwrap();
-            let mut items = items;
+            let mut items = self.arrived.wait_while(self.items.lock().unwrap(), |items| items.len() < n).unwrap();
             std::mem::take(&mut *items)
         }
     }

@@ -149,14 +149,9 @@ where
     }
 
     fn as_completed(futures: Vec<Self::Future>) -> impl Iterator<Item = Self::Future> {
-        let cancelled: Vec<bool> = futures
-            .iter()
-            .map(|f| f.cancelled.load(Ordering::SeqCst))
-            .collect();
-        let inner: Vec<P::Future> = futures.into_iter().map(|f| f.inner).collect();
         // The order of `as_completed` is not this mutant's bug: keep it, and forget
         // which were cancelled (no property asks).
-        drop(cancelled);
+        let inner: Vec<P::Future> = futures.into_iter().map(|f| f.inner).collect();
         P::as_completed(inner).map(|inner| Cancellable {
             inner,
             cancelled: AtomicBool::new(false),
