@@ -13,6 +13,7 @@ pub mod property;
 
 pub mod condition;
 pub mod counter;
+pub mod errors;
 pub mod event;
 pub mod executor;
 pub mod grade;

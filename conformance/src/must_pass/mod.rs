@@ -7,6 +7,7 @@
 
 pub mod condition;
 pub mod counter;
+pub mod errors;
 pub mod event;
 pub mod executor;
 pub mod io_fanout;

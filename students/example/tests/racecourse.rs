@@ -13,3 +13,4 @@ racecourse::thread_local!(not_attempted);
 racecourse::score_board!(not_attempted);
 racecourse::executor!(not_attempted);
 racecourse::shm_counter!(not_attempted);
+racecourse::errors!(not_attempted);
