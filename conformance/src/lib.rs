@@ -14,6 +14,7 @@ pub mod property;
 pub mod condition;
 pub mod counter;
 pub mod event;
+pub mod lecture;
 pub mod grade;
 pub mod isolate;
 pub mod kill_matrix;

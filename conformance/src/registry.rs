@@ -22,6 +22,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::thread_local::EXERCISE,
     &crate::score_board::EXERCISE,
     &crate::shm_counter::EXERCISE,
+    &crate::lecture::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -39,6 +39,7 @@
 pub mod condition;
 pub mod counter;
 pub mod event;
+pub mod lecture;
 pub mod queue;
 pub mod rlock;
 pub mod rt;

@@ -8,6 +8,7 @@
 pub mod condition;
 pub mod counter;
 pub mod event;
+pub mod lecture;
 pub mod queue;
 pub mod rlock;
 pub mod score_board;

@@ -7,6 +7,7 @@
 pub mod condition;
 pub mod counter;
 pub mod event;
+pub mod lecture;
 pub mod queue;
 pub mod rlock;
 pub mod score_board;

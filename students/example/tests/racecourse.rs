@@ -11,3 +11,4 @@ racecourse::queue!(not_attempted);
 racecourse::thread_local!(not_attempted);
 racecourse::score_board!(not_attempted);
 racecourse::shm_counter!(not_attempted);
+racecourse::lecture!(not_attempted);
