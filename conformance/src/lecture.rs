@@ -49,11 +49,14 @@ use crate::runner::{std_rt, Finding, Found, Progress, Runtime};
 pub const NAME: &str = "lecture";
 
 properties! { $ __lecture_table;
-    /// A program ends while its daemon thread still runs: a child program that starts
-    /// a daemon worker, which then waits forever, exits once `end_of_main` returns.
+    /// A program ends while its daemon thread still runs: in a child program,
+    /// `end_of_main` returns, and the program exits, while the daemon worker still
+    /// waits at its gate (seen blocked, `end_of_main` gets the gate opened, and then
+    /// returning only after the daemon's work ended shows that it waited for it).
     DaemonExits => daemon_exits [std],
     /// A program does not end before its normal thread finished: in a child program,
-    /// `end_of_main` returns only after the normal worker's work finished.
+    /// `end_of_main` returns only after the normal worker's work finished (its gate
+    /// opens once `end_of_main` is seen blocked).
     NormalWaits => normal_waits [std],
     /// `active_count` is 1 plus the workers running while they are held at a
     /// rendezvous, and 1 again once they are joined.
@@ -316,8 +319,8 @@ fn run_program(name: &str, progress: &Progress) -> Result<Ran, Violation> {
         ));
     };
     command.env(PROGRAM_ENV, name);
-    let child = Supervised::spawn_with(&mut command, SpawnOptions::new().heartbeat())
-        .map_err(|e| {
+    let child =
+        Supervised::spawn_with(&mut command, SpawnOptions::new().heartbeat()).map_err(|e| {
             Violation::new(
                 "the child program to start",
                 format!("spawning it failed: {e}"),
@@ -369,7 +372,23 @@ fn ended(ran: &Ran, who: &str) -> Result<usize, Violation> {
     if ran.at(&format!("{who} ran on the main thread")).is_some() {
         return Err(Violation::new(
             format!("the {who}'s work to run on a new thread"),
-            format!("it ran on the main thread, inside the spawn call ({})", ran.transcript()),
+            format!(
+                "it ran on the main thread, inside the spawn call ({})",
+                ran.transcript()
+            ),
+        ));
+    }
+    let started = ran.at(&format!("{who} started"));
+    let called = ran.at("end_of_main called");
+    if !matches!((started, called), (Some(s), Some(c)) if s < c) {
+        return Err(Violation::new(
+            format!("the {who}'s work to start, on a thread of its own, before the program calls end_of_main"),
+            format!(
+                "it {} ({}); {}",
+                ran.status,
+                ran.transcript(),
+                first_panic(&ran.stderr)
+            ),
         ));
     }
     match (ran.at("end_of_main returned"), ran.status) {
@@ -429,10 +448,7 @@ impl Latch {
         state.0 += 1;
         self.changed.notify_all();
         while state.0 < parties && !state.1 {
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -580,18 +596,24 @@ fn sequence_in_order<T: Threading>(tasks: usize, progress: &Progress) -> Result<
             );
             Box::new(move || {
                 if std::thread::current().id() != caller {
-                    note(&seen, Violation::new(
-                        "run_sequential to run every task on the calling thread",
-                        format!("task {i} ran on another thread"),
-                    ));
+                    note(
+                        &seen,
+                        Violation::new(
+                            "run_sequential to run every task on the calling thread",
+                            format!("task {i} ran on another thread"),
+                        ),
+                    );
                     return;
                 }
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 if now > 1 {
-                    note(&seen, Violation::new(
-                        "run_sequential to run one task at a time",
-                        format!("task {i} started while {} other was in flight", now - 1),
-                    ));
+                    note(
+                        &seen,
+                        Violation::new(
+                            "run_sequential to run one task at a time",
+                            format!("task {i} started while {} other was in flight", now - 1),
+                        ),
+                    );
                 }
                 order.lock().unwrap_or_else(|p| p.into_inner()).push(i);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
