@@ -346,7 +346,8 @@ fn run_program(name: &str, progress: &Progress) -> Result<Ran, Violation> {
             .stdout
             .to_string_lossy()
             .lines()
-            .filter_map(|l| l.strip_prefix(MARK))
+            // Not only at the start of a line: libtest's "test .. ... " may come first.
+            .filter_map(|l| l.find(MARK).map(|at| &l[at + MARK.len()..]))
             .map(str::to_string)
             .collect(),
         status: outcome.status,
