@@ -168,8 +168,10 @@ racecourse_spec::runtimes! {
         }
 
         fn run_sequential(&self, tasks: Vec<Work>) {
-            let mut tasks = tasks.into_iter();
-            while let Some(task) = tasks.next() {
+            // A stack of the tasks, last first, popped from the top.
+            let mut tasks = tasks;
+            tasks.reverse();
+            while let Some(task) = tasks.pop() {
                 task();
             }
         }
@@ -177,7 +179,7 @@ racecourse_spec::runtimes! {
         fn run_threaded(&self, tasks: Vec<Work>) {
             let threads: Vec<JoinHandle<()>> = tasks
                 .into_iter()
-                .map(|task| rt::thread::spawn(task))
+                .map(rt::thread::spawn)
                 .collect();
             threads.into_iter().for_each(|t| {
                 let _ = t.join();
