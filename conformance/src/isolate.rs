@@ -109,6 +109,23 @@ pub fn in_child() -> bool {
     std::env::var_os(CELL_ENV).is_some()
 }
 
+/// In a child started to run one cell, a command that runs the same cell again in a
+/// fresh process of this binary: the same arguments and environment lead it back to
+/// the same check, which can then tell by a variable of its own that it is to play a
+/// part (the lecture's child program does). The new process writes no verdict (it has
+/// no result file) and dies with the thread of this process that spawns it. `None`
+/// outside such a child, where the arguments lead elsewhere.
+pub fn rerun_cell() -> Option<Command> {
+    std::env::var_os(CELL_ENV)?;
+    let mut command = Command::new("/proc/self/exe");
+    command
+        .args(std::env::args_os().skip(1))
+        .env_remove(RESULT_ENV)
+        .env(PARENT_ENV, std::process::id().to_string())
+        .env("RUST_BACKTRACE", "0");
+    Some(command)
+}
+
 /// Runs `check` as cell `cell` of test `test` (its libtest name) in a child process and
 /// returns its verdict. In the child itself, runs `check` if `cell` is the one asked
 /// for (then writes the verdict and exits) and skips every other cell.

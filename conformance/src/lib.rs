@@ -20,6 +20,7 @@ pub mod grade;
 pub mod io_fanout;
 pub mod isolate;
 pub mod kill_matrix;
+pub mod lecture;
 pub mod must_pass;
 pub mod mutants;
 pub mod oracle;

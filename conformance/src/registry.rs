@@ -26,6 +26,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::io_fanout::EXERCISE,
     &crate::executor::EXERCISE,
     &crate::errors::EXERCISE,
+    &crate::lecture::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod event;
 pub mod executor;
 pub mod io_fanout;
+pub mod lecture;
 pub mod queue;
 pub mod rlock;
 pub mod score_board;

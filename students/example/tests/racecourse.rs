@@ -14,3 +14,4 @@ racecourse::score_board!(not_attempted);
 racecourse::executor!(not_attempted);
 racecourse::shm_counter!(not_attempted);
 racecourse::errors!(not_attempted);
+racecourse::lecture!(not_attempted);
