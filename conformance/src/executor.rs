@@ -430,6 +430,11 @@ racecourse_spec::runtimes! {
             progress.tick();
             let done = finished.load(Ordering::SeqCst);
             if done != n {
+                // Let the tasks end before judging: a model checker must not see the
+                // program end with the executor's threads still running.
+                while finished.load(Ordering::SeqCst) != n {
+                    rt::thread::yield_now();
+                }
                 return Err(Violation::new(
                     "shutdown(true) and the drop to return only after every submitted task finished",
                     format!("{how} returned when {done} of the {n} tasks had finished"),
@@ -498,8 +503,10 @@ pub fn check_std<E: Executor>(property: Property) -> Result<(), Finding> {
     let budget = std_rt::Budget::start();
     let scenario = property.scenario();
     crate::isolate::note(&scenario.to_string(), None);
-    std_rt::explore(&budget, 10, move |progress| on_std::run::<E>(scenario, progress))
-        .map_err(|f| (f, scenario.to_string()))
+    std_rt::explore(&budget, 10, move |progress| {
+        on_std::run::<E>(scenario, progress)
+    })
+    .map_err(|f| (f, scenario.to_string()))
 }
 
 /// Checks `property` of `E` under shuttle: its scenario, 25 random and 25 PCT
@@ -507,8 +514,15 @@ pub fn check_std<E: Executor>(property: Property) -> Result<(), Finding> {
 pub fn check_shuttle<E: Executor>(property: Property) -> Result<(), Finding> {
     let scenario = property.scenario();
     crate::isolate::note(&scenario.to_string(), None);
-    shuttle_rt::explore(SHUTTLE, move || on_shuttle::run::<E>(scenario, &Progress::new()))
-        .map_err(|found| (found.deadlock_means(property.on_deadlock()), scenario.to_string()))
+    shuttle_rt::explore(SHUTTLE, move || {
+        on_shuttle::run::<E>(scenario, &Progress::new())
+    })
+    .map_err(|found| {
+        (
+            found.deadlock_means(property.on_deadlock()),
+            scenario.to_string(),
+        )
+    })
 }
 
 /// Checks `property` of `E` under loom: its scenario, at most two preemptions.
@@ -518,7 +532,12 @@ pub fn check_loom<E: Executor>(property: Property) -> Result<(), Finding> {
     let result: Result<(), Found> = loom_rt::explore(loom_rt::Bounds::BOUNDED, move || {
         on_loom::run::<E>(scenario, &Progress::new())
     });
-    result.map_err(|found| (found.deadlock_means(property.on_deadlock()), scenario.to_string()))
+    result.map_err(|found| {
+        (
+            found.deadlock_means(property.on_deadlock()),
+            scenario.to_string(),
+        )
+    })
 }
 
 macro_rules! implementations_on {

@@ -687,13 +687,15 @@ fn judge(scenario: Scenario, release: Release, round: Round) -> Result<(), Viola
                             seen,
                         ));
                     }
-                    Err(e) => return Err(Violation::new(
-                        "result i to be the outcome of fetching input i",
-                        format!(
+                    Err(e) => {
+                        return Err(Violation::new(
+                            "result i to be the outcome of fetching input i",
+                            format!(
                             "result {i} is Err({e:?}), but resource {} was served without error",
                             resource(i)
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             Ok(())
