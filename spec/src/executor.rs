@@ -75,6 +75,17 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// Runs `task` on the calling thread and returns its outcome as a future holds it:
+/// `Ok(v)`, [`TaskError::Failed`] for a returned error, [`TaskError::Panicked`] (with
+/// the panic's message) for a panic, which goes no further.
+pub fn outcome_of(task: Task) -> Result<u64, TaskError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(task)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(TaskError::Failed(message)),
+        Err(payload) => Err(TaskError::Panicked(panic_message(&*payload))),
+    }
+}
+
 /// The course's task: `n!`.
 pub fn factorial(n: u64) -> u64 {
     (1..=n).product()

@@ -3,19 +3,11 @@
 
 racecourse_spec::runtimes! {
     use std::collections::VecDeque;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::time::{Duration, Instant};
 
-    use racecourse_spec::executor::{panic_message, Executor, Future, Shutdown, Task, TaskError};
+    use racecourse_spec::executor::{outcome_of, Executor, Future, Shutdown, Task, TaskError};
     use rt::sync::{Arc, Condvar, Mutex};
 
-    fn run(task: Task) -> Result<u64, TaskError> {
-        match catch_unwind(AssertUnwindSafe(task)) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(m)) => Err(TaskError::Failed(m)),
-            Err(p) => Err(TaskError::Panicked(panic_message(&*p))),
-        }
-    }
 
     /// One task's own slot, with its own condition variable.
     struct Cell {
@@ -95,7 +87,7 @@ racecourse_spec::runtimes! {
                     }
                     state.permits -= 1;
                     drop(state);
-                    let outcome = run(task);
+                    let outcome = outcome_of(task);
                     *cell.outcome.lock().unwrap() = Some(outcome);
                     cell.filled.notify_all();
                     let mut state = gate.state.lock().unwrap();
@@ -217,7 +209,7 @@ racecourse_spec::runtimes! {
         loop {
             if let Some((slot, task)) = state.queue.pop_back() {
                 drop(state);
-                let outcome = run(task);
+                let outcome = outcome_of(task);
                 state = shared.state.lock().unwrap();
                 state.outcomes[slot] = Some(outcome);
                 shared.finished.notify_all();

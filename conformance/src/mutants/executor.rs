@@ -6,10 +6,9 @@
 
 racecourse_spec::runtimes! {
     use std::collections::VecDeque;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::time::Duration;
 
-    use racecourse_spec::executor::{panic_message, Executor, Future, Shutdown, Task, TaskError};
+    use racecourse_spec::executor::{outcome_of, Executor, Future, Shutdown, Task, TaskError};
     use rt::sync::{Arc, Condvar, Mutex};
 
     /// The flaws, one per mutant.
@@ -74,13 +73,6 @@ racecourse_spec::runtimes! {
         }
     }
 
-    fn run(task: Task) -> Result<u64, TaskError> {
-        match catch_unwind(AssertUnwindSafe(task)) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(m)) => Err(TaskError::Failed(m)),
-            Err(p) => Err(TaskError::Panicked(panic_message(&*p))),
-        }
-    }
 
     fn file(shared: &Shared, slot: usize, outcome: Result<u64, TaskError>) {
         let mut state = shared.state.lock().unwrap();
@@ -95,7 +87,7 @@ racecourse_spec::runtimes! {
         loop {
             if let Some((slot, task)) = state.queue.pop_front() {
                 drop(state);
-                let outcome = run(task);
+                let outcome = outcome_of(task);
                 let panicked = matches!(outcome, Err(TaskError::Panicked(_)));
                 file(shared, slot, outcome);
                 if BUG == DIES_WITH_PANIC && panicked {
@@ -149,7 +141,7 @@ racecourse_spec::runtimes! {
             if BUG == THREAD_PER_TASK || state.shut {
                 drop(state);
                 let shared = Arc::clone(&self.shared);
-                let handle = rt::thread::spawn(move || file(&shared, slot, run(task)));
+                let handle = rt::thread::spawn(move || file(&shared, slot, outcome_of(task)));
                 self.workers.lock().unwrap().push(handle);
             } else {
                 state.queue.push_back((slot, task));

@@ -2,17 +2,8 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use racecourse_spec::errors::{Handling, Hook, Report, Work};
-use racecourse_spec::executor::{panic_message, Executor, Shutdown, Task, TaskError};
+use racecourse_spec::executor::{outcome_of, panic_message, Executor, Shutdown, Task, TaskError};
 use rt::sync::{Arc, Mutex};
-
-/// Runs `task` here, its error or panic caught as a [`TaskError`].
-fn outcome_of(task: Task) -> Result<u64, TaskError> {
-    match catch_unwind(AssertUnwindSafe(task)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(message)) => Err(TaskError::Failed(message)),
-        Err(payload) => Err(TaskError::Panicked(panic_message(&*payload))),
-    }
-}
 
 /// The techniques of the course's Q6, one per method; the excepthook is kept in the
 /// value, shared with every detached thread it started.

@@ -1,8 +1,7 @@
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use racecourse_spec::executor::{panic_message, Executor, Future, Shutdown, Task, TaskError};
+use racecourse_spec::executor::{outcome_of, Executor, Future, Shutdown, Task, TaskError};
 use rt::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What the workers and the futures share.
@@ -52,11 +51,7 @@ fn work(shared: &Shared) {
     loop {
         if let Some((slot, task)) = state.queue.pop_front() {
             drop(state);
-            let outcome = match catch_unwind(AssertUnwindSafe(task)) {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(message)) => Err(TaskError::Failed(message)),
-                Err(payload) => Err(TaskError::Panicked(panic_message(&*payload))),
-            };
+            let outcome = outcome_of(task);
             state = shared.lock();
             state.outcomes[slot] = Some(outcome);
             shared.finished.notify_all();
