@@ -4,3 +4,6 @@
 
 pub mod process;
 pub mod thread;
+
+#[doc(hidden)]
+pub use racecourse_spec as __spec;

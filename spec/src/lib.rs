@@ -42,6 +42,7 @@ pub mod errors;
 pub mod event;
 pub mod executor;
 pub mod io_fanout;
+pub mod job;
 pub mod lecture;
 pub mod queue;
 pub mod rlock;

@@ -4,6 +4,8 @@
 //!   output, bounded waits, the group killed and the child reaped in every case);
 //! - [`heartbeat`]: how a supervised process shows progress, so that only a stall
 //!   (no progress over a window), never slowness, gets it killed;
+//! - [`job`]: typed functions that run in worker processes ([`job!`](crate::job)), and
+//!   how their arguments and results cross the boundary;
 //! - [`worker`]: the spawn start method: a registered task runs in a fresh execution
 //!   of the current binary, routed there by an ELF constructor before `main`;
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
@@ -22,6 +24,7 @@ pub mod child;
 pub mod driver;
 mod error;
 pub mod heartbeat;
+pub mod job;
 pub mod must_pass;
 pub mod mutants;
 pub mod shm;
