@@ -38,12 +38,14 @@
 
 pub mod condition;
 pub mod counter;
+
 pub mod errors;
 pub mod event;
 pub mod executor;
 pub mod io_fanout;
 pub mod job;
 pub mod lecture;
+pub mod process_pool;
 pub mod queue;
 pub mod rlock;
 pub mod rt;

@@ -559,7 +559,7 @@ impl Drop for Supervised {
 
 /// A pidfd for `pid` (close-on-exec), or `None` where the kernel has none (before
 /// Linux 5.3); waiting then polls with short sleeps.
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+pub(crate) fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; it touches
     // no memory of ours.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };

@@ -27,6 +27,8 @@ pub mod heartbeat;
 pub mod job;
 pub mod must_pass;
 pub mod mutants;
+pub mod process_pool;
+pub mod serve;
 pub mod shm;
 pub mod shm_counter;
 pub mod worker;

@@ -146,6 +146,11 @@ impl Task {
     pub fn name(&self) -> &'static str {
         self.name
     }
+
+    /// Runs the task here, on `args` (what a worker does with it).
+    pub(crate) fn run_here(&self, args: &[u8]) -> Result<Vec<u8>, String> {
+        (self.run)(args)
+    }
 }
 
 impl std::fmt::Debug for Task {
@@ -240,6 +245,9 @@ static ENTRY: extern "C" fn() = entry;
 
 /// The worker entry: returns at once unless this process is a worker.
 extern "C" fn entry() {
+    if let Some(replies) = std::env::var_os(super::serve::SERVE_VAR) {
+        super::serve::serve_main(replies)
+    }
     let Some(name) = std::env::var_os(TASK_VAR) else {
         return;
     };
@@ -249,6 +257,12 @@ extern "C" fn entry() {
         return;
     };
     worker_main(name, result)
+}
+
+/// The worker entry, for whoever starts workers: touching it makes the linker keep
+/// it (see "Linking" in the module docs).
+pub(crate) fn entry_anchor() -> &'static extern "C" fn() {
+    &ENTRY
 }
 
 /// What a worker reports in its result file.

@@ -1,0 +1,157 @@
+//! The process pool (E2) and pool sizes (E8) against Python's `multiprocessing.Pool`.
+//!
+//! ```text
+//! cargo run --release -p racecourse-impl --example pool_bench [RUNS]
+//! ```
+//!
+//! Each figure is the median (with min and p90) over RUNS runs (default 30):
+//! - the course's Q2 shape: `Pool(4)` started, squares of 1..10 mapped, pool closed and
+//!   joined (every worker exited and reaped);
+//! - a map of 100 000 squares on a started pool of 4 (chunks of
+//!   `ceil(len / (4 * processes))` items, Python's default chunksize);
+//! - how a map's cost grows: 10, 10 000 and 1 000 000 items;
+//! - E8: pools of 2, 4 and 8 processes, start-up apart from the map of squares 1..10.
+//!
+//! With `python3` on the PATH it runs `pool_bench.py` (beside this file) the same way,
+//! in the same run, and prints the ratio of the medians: absolute times drift on a
+//! shared machine, the ratio much less. Issue 9's targets: start + map + shutdown at
+//! most 1.5 ms, the 100 000-square map at most 3 ms.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use racecourse_impl::process::process_pool::Pool;
+use racecourse_spec::process_pool::ProcessPool;
+
+fn square(x: u64) -> Result<u64, String> {
+    Ok(x * x)
+}
+racecourse_impl::job!(static SQUARE: fn(u64) -> u64 = square);
+
+/// Median, min, p90, in ms.
+fn summary(mut times: Vec<Duration>) -> (f64, f64, f64) {
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    (at(0.5), at(0.0), at(0.9))
+}
+
+fn time_runs(runs: usize, mut f: impl FnMut() -> Duration) -> (f64, f64, f64) {
+    f();
+    summary((0..runs).map(|_| f()).collect())
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn row(what: &str, (median, min, p90): (f64, f64, f64)) -> f64 {
+    println!("rust   {what:<44} median {median:9.3} ms  (min {min:.3}, p90 {p90:.3})");
+    median
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("RUNS must be a number of runs, e.g. 30"))
+        .unwrap_or(30);
+    let ten: Vec<u64> = (1..=10).collect();
+    let expected: Vec<u64> = ten.iter().map(|x| x * x).collect();
+
+    let mut medians = Vec::new();
+    medians.push(row(
+        "pool(4) start + map 1..10 + close/join",
+        time_runs(runs, || {
+            timed(|| {
+                let pool = Pool::new(4).expect("a pool starts");
+                assert_eq!(pool.map(&SQUARE, ten.clone()).unwrap(), expected);
+                pool.close();
+                pool.join().unwrap();
+            })
+        }),
+    ));
+    let pool = Pool::new(4).expect("a pool starts");
+    let big: Vec<u64> = (0..100_000).collect();
+    medians.push(row(
+        "map 100_000 squares on pool(4)",
+        time_runs(runs, || {
+            timed(|| {
+                let out = pool.map(&SQUARE, big.clone()).unwrap();
+                assert_eq!(out[99_999], 99_999 * 99_999);
+            })
+        }),
+    ));
+    for n in [10usize, 10_000, 1_000_000] {
+        let items: Vec<u64> = (0..n as u64).collect();
+        let runs = if n >= 1_000_000 { runs.min(10) } else { runs };
+        medians.push(row(
+            &format!("map {n} squares on pool(4)"),
+            time_runs(runs, || {
+                timed(|| {
+                    let out = pool.map(&SQUARE, items.clone()).unwrap();
+                    assert_eq!(out.len(), n);
+                })
+            }),
+        ));
+    }
+    drop(pool);
+    for size in [2usize, 4, 8] {
+        let mut starts = Vec::new();
+        let maps = time_runs(runs, || {
+            let mut pool = None;
+            starts.push(timed(|| {
+                pool = Some(Pool::new(size).expect("a pool starts"))
+            }));
+            let pool = pool.expect("started");
+            let took = timed(|| assert_eq!(pool.map(&SQUARE, ten.clone()).unwrap(), expected));
+            pool.close();
+            pool.join().unwrap();
+            took
+        });
+        medians.push(row(&format!("E8 pool({size}) start-up"), summary(starts)));
+        medians.push(row(&format!("E8 pool({size}) map 1..10"), maps));
+    }
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pool_bench.py");
+    match Command::new("python3")
+        .arg(script)
+        .arg(runs.to_string())
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            print!("{text}");
+            let python: Vec<f64> = text
+                .lines()
+                .filter_map(|l| {
+                    l.split_whitespace()
+                        .skip_while(|w| *w != "median")
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            let names = [
+                "start + map 1..10 + shutdown (target >= 15x, <= 1.5 ms)",
+                "map 100_000 squares (target >= 20x, <= 3 ms)",
+            ];
+            for (i, name) in names.iter().enumerate() {
+                match python.get(i) {
+                    Some(py) => println!(
+                        "ratio  python / rust, {name}: {:.1}x (rust {:.3} ms)",
+                        py / medians[i],
+                        medians[i]
+                    ),
+                    None => println!("ratio  {name}: python printed no median"),
+                }
+            }
+        }
+        Ok(out) => println!(
+            "python: the program failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => println!("python: not run ({e}): install python3 to see the ratios"),
+    }
+}

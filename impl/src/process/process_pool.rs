@@ -1,0 +1,621 @@
+//! The E2 reference: [`Pool`], a process pool on [`Server`]s.
+//!
+//! # Design
+//! One *handler* thread per worker process. A handler starts its server, then takes
+//! chunks of work from the pool's queue one at a time, sends each to its server and
+//! waits for the reply or the server's death ([`Server::run`]). Handlers own their
+//! servers for the servers' whole lives, which is what `PR_SET_PDEATHSIG` needs (the
+//! kernel ties a child's death signal to the thread that started it).
+//!
+//! - **Chunks.** `map_async` splits its input into chunks of
+//!   `ceil(len / (4 * processes))` items, Python's default `chunksize`: up to
+//!   `4 * processes` items every item is its own chunk (so all run at once); beyond,
+//!   16 chunks for 4 workers, so one round trip carries many items (100 000 squares
+//!   in 16 messages). Arguments are serialized once, item by item, into one buffer;
+//!   a chunk is a slice of it behind a length prefix, which is exactly the postcard
+//!   encoding of the chunk's `Vec<A>`.
+//! - **Results in input order.** Each call gathers its items' outcomes by index
+//!   (`Gather`); the call completes at its first failure or once every item
+//!   succeeded, and its callbacks fire (on the handler thread) just before its
+//!   result becomes ready.
+//! - **A dead worker.** The handler reaps it; the chunk it was running fails with the
+//!   cause (`JobError::Crashed`) if it was one item; a chunk of several is put back
+//!   at the front of the queue as single items, so that only the item whose run
+//!   kills a worker fails (items are run again: a job is expected to be a function
+//!   of its argument). The handler starts a replacement and goes on.
+//! - **close / join / terminate / drop.** `close` lets handlers drain the queue,
+//!   then end their servers (end of requests, then reap). `terminate` kills every
+//!   server through its pidfd (no pid can be reused under it), fails the calls not
+//!   finished, and joins the handlers, which reap. `Drop` terminates.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use racecourse_spec::job::{Job, JobError, Wire};
+use racecourse_spec::process_pool::{AsyncResult, Callbacks, PoolError, ProcessPool};
+
+use super::job::{decode_outcomes, task_of};
+use super::serve::{Reply, ServeError, Server};
+use super::worker::Task;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking callback must not wedge the pool: the data stays consistent
+    // (every update is a single assignment or push).
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Items per chunk for `len` items on `processes` workers (Python's default).
+pub fn chunk_size(len: usize, processes: usize) -> usize {
+    len.div_ceil(4 * processes.max(1)).max(1)
+}
+
+/// A call's arguments, serialized item by item into one buffer.
+#[derive(Debug)]
+struct Args {
+    bytes: Vec<u8>,
+    /// `offsets[i]..offsets[i + 1]` is item `i`.
+    offsets: Vec<usize>,
+}
+
+impl Args {
+    fn new<A: Wire>(items: &[A]) -> Args {
+        let mut bytes = Vec::new();
+        let mut offsets = Vec::with_capacity(items.len() + 1);
+        offsets.push(0);
+        for item in items {
+            bytes = postcard::to_extend(item, bytes).expect("serde types serialize to a Vec");
+            offsets.push(bytes.len());
+        }
+        Args { bytes, offsets }
+    }
+
+    /// The postcard encoding of the items in `range` as a `Vec<A>`.
+    fn batch(&self, range: Range<usize>) -> Vec<u8> {
+        let body = &self.bytes[self.offsets[range.start]..self.offsets[range.end]];
+        let mut batch = postcard::to_stdvec(&range.len()).expect("a usize serializes");
+        batch.extend_from_slice(body);
+        batch
+    }
+}
+
+/// Where a chunk's outcomes go.
+trait Sink: Send + Sync {
+    /// The outcomes of the items from `first` on (serialized), or one error for them
+    /// all.
+    fn deliver(&self, first: usize, outcomes: Result<Vec<u8>, JobError>);
+    /// The pool was terminated before the call finished.
+    fn cancel(&self);
+}
+
+struct Chunk {
+    task: &'static Task,
+    args: Arc<Args>,
+    range: Range<usize>,
+    sink: Arc<dyn Sink>,
+}
+
+/// The shared state of a pool and its handlers.
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+struct State {
+    queue: VecDeque<Chunk>,
+    closed: bool,
+    terminated: bool,
+    /// A pidfd (duplicated) per live server, for `terminate`.
+    live: Vec<(u32, OwnedFd)>,
+}
+
+impl Shared {
+    fn next(&self) -> Option<Chunk> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.terminated {
+                return None;
+            }
+            if let Some(chunk) = state.queue.pop_front() {
+                return Some(chunk);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self
+                .work
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn push(&self, chunks: impl IntoIterator<Item = Chunk>) -> Result<(), PoolError> {
+        let mut state = lock(&self.state);
+        if state.terminated {
+            return Err(PoolError::Terminated);
+        }
+        if state.closed {
+            return Err(PoolError::Closed);
+        }
+        state.queue.extend(chunks);
+        drop(state);
+        self.work.notify_all();
+        Ok(())
+    }
+
+    /// Registers a started server for `terminate` (or kills it at once if the pool
+    /// was terminated meanwhile).
+    fn started(&self, server: &Server) {
+        let mut state = lock(&self.state);
+        match server.pidfd() {
+            Ok(fd) if !state.terminated => state.live.push((server.pid(), fd)),
+            _ => server.kill(),
+        }
+    }
+
+    fn ended(&self, pid: u32) {
+        lock(&self.state).live.retain(|(p, _)| *p != pid);
+    }
+
+    fn terminated(&self) -> bool {
+        lock(&self.state).terminated
+    }
+}
+
+/// A process pool of a fixed number of worker processes (see the module docs).
+#[derive(Debug)]
+pub struct Pool {
+    shared: Arc<Shared>,
+    processes: usize,
+    handlers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct("Shared")
+            .field("queued", &state.queue.len())
+            .field("closed", &state.closed)
+            .field("terminated", &state.terminated)
+            .field("live", &state.live.len())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// The number of worker processes.
+    pub fn processes(&self) -> usize {
+        self.processes
+    }
+
+    fn submit<A: Wire, R: Wire, T: Send + 'static>(
+        &self,
+        job: &'static Job<A, R>,
+        args: &[A],
+        callbacks: Callbacks<T>,
+        finish: fn(Vec<R>) -> T,
+    ) -> Result<Pending<T>, PoolError> {
+        let task = task_of(job);
+        let slot = Arc::new(Slot::default());
+        let gather = Arc::new(Gather {
+            state: Mutex::new(GatherState {
+                parts: (0..args.len()).map(|_| None).collect(),
+                remaining: args.len(),
+                done: false,
+                callbacks: Some(callbacks),
+            }),
+            slot: Arc::clone(&slot),
+            finish,
+        });
+        if args.is_empty() {
+            {
+                let state = lock(&self.shared.state);
+                if state.terminated {
+                    return Err(PoolError::Terminated);
+                }
+                if state.closed {
+                    return Err(PoolError::Closed);
+                }
+            }
+            gather.complete(Ok(finish(Vec::new())));
+            return Ok(Pending(slot));
+        }
+        let size = chunk_size(args.len(), self.processes);
+        let encoded = Arc::new(Args::new(args));
+        let sink: Arc<dyn Sink> = gather;
+        let chunks = (0..args.len()).step_by(size).map(|start| Chunk {
+            task,
+            args: Arc::clone(&encoded),
+            range: start..(start + size).min(args.len()),
+            sink: Arc::clone(&sink),
+        });
+        self.shared.push(chunks)?;
+        Ok(Pending(slot))
+    }
+
+    fn join_handlers(&self) {
+        let handlers = std::mem::take(&mut *lock(&self.handlers));
+        let me = thread::current().id();
+        for handler in handlers {
+            if handler.thread().id() != me {
+                let _ = handler.join();
+            }
+        }
+    }
+}
+
+/// One handler thread: starts its server and runs chunks on it until the pool ends.
+fn handler(shared: Arc<Shared>, started: Option<mpsc::Sender<Result<(), PoolError>>>) {
+    let mut server = match Server::start() {
+        Ok(server) => {
+            shared.started(&server);
+            if let Some(started) = started {
+                let _ = started.send(Ok(()));
+            }
+            Some(server)
+        }
+        Err(e) => {
+            if let Some(started) = started {
+                let _ = started.send(Err(PoolError::Start(e.to_string())));
+            }
+            return;
+        }
+    };
+    while let Some(chunk) = shared.next() {
+        let running = match server.as_mut() {
+            Some(running) => running,
+            None => match Server::start() {
+                Ok(started) => {
+                    shared.started(&started);
+                    server.insert(started)
+                }
+                Err(e) => {
+                    chunk.sink.deliver(
+                        chunk.range.start,
+                        Err(JobError::Lost(format!("starting a worker process: {e}"))),
+                    );
+                    continue;
+                }
+            },
+        };
+        let batch = chunk.args.batch(chunk.range.clone());
+        match running.run(chunk.task, &batch) {
+            Ok(Reply::Returned(bytes)) => chunk.sink.deliver(chunk.range.start, Ok(bytes)),
+            Ok(Reply::Failed(message) | Reply::Panicked(message)) => chunk
+                .sink
+                .deliver(chunk.range.start, Err(JobError::Lost(message))),
+            Err(ServeError::Died(death)) => {
+                shared.ended(running.pid());
+                server = None;
+                if shared.terminated() {
+                    chunk.sink.cancel();
+                } else if chunk.range.len() > 1 {
+                    // Run the items again one by one, so that only the one that kills
+                    // a worker fails.
+                    let mut state = lock(&shared.state);
+                    for start in chunk.range.clone().rev() {
+                        state.queue.push_front(Chunk {
+                            task: chunk.task,
+                            args: Arc::clone(&chunk.args),
+                            range: start..start + 1,
+                            sink: Arc::clone(&chunk.sink),
+                        });
+                    }
+                    drop(state);
+                    shared.work.notify_all();
+                } else {
+                    chunk
+                        .sink
+                        .deliver(chunk.range.start, Err(JobError::Crashed(death)));
+                }
+            }
+            Err(ServeError::Io(e)) => {
+                shared.ended(running.pid());
+                server = None;
+                chunk
+                    .sink
+                    .deliver(chunk.range.start, Err(JobError::Lost(e.to_string())));
+            }
+        }
+    }
+    if let Some(server) = server {
+        shared.ended(server.pid());
+        let _ = if shared.terminated() {
+            server.terminate()
+        } else {
+            server.shutdown()
+        };
+    }
+}
+
+impl ProcessPool for Pool {
+    type Async<T: Send + 'static> = Pending<T>;
+
+    fn new(processes: usize) -> Result<Self, PoolError> {
+        if processes == 0 {
+            return Err(PoolError::NoWorkers);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                closed: false,
+                terminated: false,
+                live: Vec::new(),
+            }),
+            work: Condvar::new(),
+        });
+        let (started, reports) = mpsc::channel();
+        let mut handlers = Vec::with_capacity(processes);
+        for i in 0..processes {
+            let shared = Arc::clone(&shared);
+            let report = started.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("pool-handler-{i}"))
+                .spawn(move || handler(shared, Some(report)));
+            match spawned {
+                Ok(handle) => handlers.push(handle),
+                Err(e) => {
+                    let _ = started.send(Err(PoolError::Start(e.to_string())));
+                }
+            }
+        }
+        drop(started);
+        let pool = Pool {
+            shared,
+            processes,
+            handlers: Mutex::new(handlers),
+        };
+        for _ in 0..processes {
+            match reports.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e), // dropping the pool terminates the others
+                Err(_) => return Err(PoolError::Start("a handler thread ended".into())),
+            }
+        }
+        Ok(pool)
+    }
+
+    fn apply_async<A: Wire, R: Wire>(
+        &self,
+        job: &'static Job<A, R>,
+        arg: A,
+        callbacks: Callbacks<R>,
+    ) -> Result<Pending<R>, PoolError> {
+        self.submit(job, std::slice::from_ref(&arg), callbacks, |mut one| {
+            one.pop().expect("one item, one result")
+        })
+    }
+
+    fn map_async<A: Wire, R: Wire>(
+        &self,
+        job: &'static Job<A, R>,
+        args: Vec<A>,
+        callbacks: Callbacks<Vec<R>>,
+    ) -> Result<Pending<Vec<R>>, PoolError> {
+        self.submit(job, &args, callbacks, |all| all)
+    }
+
+    fn close(&self) {
+        lock(&self.shared.state).closed = true;
+        self.shared.work.notify_all();
+    }
+
+    fn join(&self) -> Result<(), PoolError> {
+        {
+            let state = lock(&self.shared.state);
+            if !state.closed && !state.terminated {
+                return Err(PoolError::StillRunning);
+            }
+        }
+        self.join_handlers();
+        Ok(())
+    }
+
+    fn terminate(&self) {
+        let cancelled: Vec<Chunk> = {
+            let mut state = lock(&self.shared.state);
+            state.terminated = true;
+            for (_, pidfd) in &state.live {
+                // SAFETY: pidfd_send_signal takes an fd we own, a signal number and no
+                // siginfo; a pidfd names one process, so no reused pid can be hit.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+            state.queue.drain(..).collect()
+        };
+        self.shared.work.notify_all();
+        for chunk in cancelled {
+            chunk.sink.cancel();
+        }
+        self.join_handlers();
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// The outcome of one call, gathered by item index.
+struct Gather<R, T> {
+    state: Mutex<GatherState<R, T>>,
+    slot: Arc<Slot<T>>,
+    finish: fn(Vec<R>) -> T,
+}
+
+struct GatherState<R, T> {
+    parts: Vec<Option<R>>,
+    remaining: usize,
+    done: bool,
+    callbacks: Option<Callbacks<T>>,
+}
+
+impl<R, T> Gather<R, T> {
+    /// Fires the callbacks, then makes the result ready.
+    fn complete(&self, outcome: Result<T, PoolError>) {
+        let callbacks = lock(&self.state).callbacks.take();
+        if let Some(callbacks) = callbacks {
+            callbacks.fire(&outcome);
+        }
+        self.slot.set(outcome);
+    }
+}
+
+impl<R: Wire, T: Send + 'static> Sink for Gather<R, T> {
+    fn deliver(&self, first: usize, outcomes: Result<Vec<u8>, JobError>) {
+        let outcomes = outcomes.and_then(|bytes| decode_outcomes::<R>(&bytes));
+        let mut state = lock(&self.state);
+        if state.done {
+            return;
+        }
+        let failure = match outcomes {
+            Err(error) => Some((first, error)),
+            Ok(outcomes) => {
+                let mut failure = None;
+                for (i, outcome) in outcomes.into_iter().enumerate() {
+                    match outcome {
+                        Ok(value) => {
+                            if let Some(part) = state.parts.get_mut(first + i) {
+                                if part.replace(value).is_none() {
+                                    state.remaining -= 1;
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            failure.get_or_insert((first + i, error));
+                        }
+                    }
+                }
+                failure
+            }
+        };
+        let outcome = match failure {
+            Some((index, error)) => Err(PoolError::Job { index, error }),
+            None if state.remaining == 0 => {
+                let parts = std::mem::take(&mut state.parts);
+                Ok((self.finish)(
+                    parts.into_iter().map(|p| p.expect("all done")).collect(),
+                ))
+            }
+            None => return,
+        };
+        state.done = true;
+        drop(state);
+        self.complete(outcome);
+    }
+
+    fn cancel(&self) {
+        let mut state = lock(&self.state);
+        if state.done {
+            return;
+        }
+        state.done = true;
+        state.callbacks = None;
+        drop(state);
+        self.slot.set(Err(PoolError::Terminated));
+    }
+}
+
+/// Where a call's result waits for its owner.
+struct Slot<T> {
+    state: Mutex<SlotState<T>>,
+    ready: Condvar,
+}
+
+enum SlotState<T> {
+    Pending,
+    Ready(Result<T, PoolError>),
+    Taken,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            state: Mutex::new(SlotState::Pending),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    fn set(&self, outcome: Result<T, PoolError>) {
+        *lock(&self.state) = SlotState::Ready(outcome);
+        self.ready.notify_all();
+    }
+
+    fn take(&self, deadline: Option<Instant>) -> Result<T, PoolError> {
+        let mut state = lock(&self.state);
+        loop {
+            match std::mem::replace(&mut *state, SlotState::Taken) {
+                SlotState::Ready(outcome) => return outcome,
+                SlotState::Taken => return Err(PoolError::Taken),
+                SlotState::Pending => *state = SlotState::Pending,
+            }
+            match deadline {
+                None => {
+                    state = self
+                        .ready
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(PoolError::Timeout(Duration::ZERO));
+                    }
+                    state = self
+                        .ready
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+/// The pending result of a [`Pool`] call.
+pub struct Pending<T>(Arc<Slot<T>>);
+
+impl<T> std::fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("ready", &self.ready_now())
+            .finish()
+    }
+}
+
+impl<T> Pending<T> {
+    fn ready_now(&self) -> bool {
+        matches!(*lock(&self.0.state), SlotState::Ready(_))
+    }
+}
+
+impl<T: Send + 'static> AsyncResult<T> for Pending<T> {
+    fn get(self) -> Result<T, PoolError> {
+        self.0.take(None)
+    }
+
+    fn get_timeout(&mut self, timeout: Duration) -> Result<T, PoolError> {
+        match self.0.take(Some(Instant::now() + timeout)) {
+            Err(PoolError::Timeout(_)) => Err(PoolError::Timeout(timeout)),
+            outcome => outcome,
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.ready_now()
+    }
+}
