@@ -89,7 +89,7 @@ pub const PROGRAM_ENV: &str = "RACECOURSE_LECTURE_PROGRAM";
 /// How long the main thread must be seen asleep in `end_of_main`, or how much CPU time
 /// it must burn there, before the child's gate opens (see the module docs). It decides
 /// only when the gate opens; a correct program passes whatever it is.
-pub const HELD: Duration = Duration::from_millis(50);
+pub const HELD: Duration = crate::runner::watch::HELD;
 
 /// Every line of the child program starts with this.
 const MARK: &str = "lecture: ";
@@ -156,12 +156,12 @@ mod program {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Arc, Condvar, Mutex};
-    use std::time::{Duration, Instant};
 
     use racecourse_impl::process::heartbeat;
     use racecourse_spec::lecture::Threading;
 
-    use super::{HELD, MARK};
+    use super::MARK;
+    use crate::runner::watch::seen_held;
 
     /// Prints one line of the program and beats the heartbeat.
     fn say(line: &str) {
@@ -189,54 +189,6 @@ mod program {
             while !*open {
                 open = self.opened.wait(open).unwrap_or_else(|p| p.into_inner());
             }
-        }
-    }
-
-    /// A thread's scheduling state and CPU time so far, from `/proc/self/task`.
-    fn sched(tid: libc::pid_t) -> Option<(char, Duration)> {
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-        // After the parenthesised name: state (field 3), .., utime (14), stime (15).
-        let rest = stat.rsplit_once(") ")?.1;
-        let fields: Vec<&str> = rest.split(' ').collect();
-        let state = fields.first()?.chars().next()?;
-        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-            .ok()
-            .filter(|&hz| hz > 0)
-            .unwrap_or(100);
-        Some((state, Duration::from_millis(ticks * 1000 / hz)))
-    }
-
-    /// Waits until `returned`, or until thread `tid` has been seen held (asleep for
-    /// [`HELD`] in a row, or [`HELD`] of CPU time burnt); true if it was seen held.
-    fn seen_held(tid: libc::pid_t, returned: &AtomicBool) -> bool {
-        let Some((_, cpu_at_start)) = sched(tid) else {
-            return false;
-        };
-        let mut asleep_since = None;
-        loop {
-            if returned.load(Ordering::SeqCst) {
-                return false;
-            }
-            let Some((state, cpu)) = sched(tid) else {
-                return false;
-            };
-            let now = Instant::now();
-            if state == 'S' {
-                let since = *asleep_since.get_or_insert(now);
-                if now.duration_since(since) >= HELD {
-                    return true;
-                }
-            } else {
-                asleep_since = None;
-            }
-            if cpu.saturating_sub(cpu_at_start) >= HELD {
-                return true;
-            }
-            // The pace of the look, not an order of events: the gate opens on what is
-            // seen, whenever it is seen.
-            std::thread::sleep(Duration::from_millis(1));
         }
     }
 

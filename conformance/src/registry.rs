@@ -27,6 +27,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::executor::EXERCISE,
     &crate::errors::EXERCISE,
     &crate::lecture::EXERCISE,
+    &crate::process_pool::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -16,6 +16,7 @@
 pub mod loom_rt;
 pub mod shuttle_rt;
 pub mod std_rt;
+pub mod watch;
 
 use std::any::Any;
 use std::fmt;

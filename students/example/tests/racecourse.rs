@@ -15,3 +15,4 @@ racecourse::executor!(not_attempted);
 racecourse::shm_counter!(not_attempted);
 racecourse::errors!(not_attempted);
 racecourse::lecture!(not_attempted);
+racecourse::process_pool!(not_attempted);
