@@ -24,6 +24,7 @@ pub mod lecture;
 pub mod must_pass;
 pub mod mutants;
 pub mod oracle;
+pub mod pool_sizes;
 pub mod process_pool;
 pub mod queue;
 pub mod registry;

@@ -113,7 +113,7 @@ fn square(x: u64) -> Result<u64, String> {
 }
 racecourse_impl::job!(
     /// `x * x`.
-    pub static SQUARE: fn(u64) -> u64 = square
+    pub(crate) static SQUARE: fn(u64) -> u64 = square
 );
 
 fn pid(_: u64) -> Result<u32, String> {
@@ -291,14 +291,14 @@ racecourse_impl::job!(static HELD: fn((String, u32, Hold)) -> u32 = held);
 // Waiting, and what the checks report.
 
 /// Waits for things, failing only on a proven stall (see the module docs).
-struct Watch<'a> {
+pub(crate) struct Watch<'a> {
     probe: Option<&'a Probe>,
     last: u64,
     since: Instant,
 }
 
 impl<'a> Watch<'a> {
-    fn new(probe: Option<&'a Probe>) -> Self {
+    pub(crate) fn new(probe: Option<&'a Probe>) -> Self {
         Watch {
             probe,
             last: u64::MAX,
@@ -350,7 +350,7 @@ impl<'a> Watch<'a> {
     }
 
     /// The result of `pending`.
-    fn get<T: Send + 'static>(
+    pub(crate) fn get<T: Send + 'static>(
         &mut self,
         what: &str,
         pending: &mut impl AsyncResult<T>,
@@ -367,11 +367,11 @@ impl<'a> Watch<'a> {
     }
 }
 
-fn call_failed(what: impl Into<String>, e: PoolError) -> Violation {
+pub(crate) fn call_failed(what: impl Into<String>, e: PoolError) -> Violation {
     Violation::new(what, format!("the pool said: {e}"))
 }
 
-fn new_pool<P: ProcessPool>(n: usize) -> Result<P, Violation> {
+pub(crate) fn new_pool<P: ProcessPool>(n: usize) -> Result<P, Violation> {
     P::new(n).map_err(|e| call_failed(format!("new({n}) to start a pool"), e))
 }
 
@@ -951,95 +951,131 @@ macro_rules! __register_pool {
 #[doc(hidden)]
 pub use crate::__register_pool as __register_worker;
 
+/// One implementation row of a pool exercise: the calling module's `NAME`, `check`
+/// and `Property`, on the pool type `$ty`.
+macro_rules! pool_row {
+    ($name:literal, $role:expr, $ty:ty) => {
+        $crate::registry::Implementation {
+            exercise: NAME,
+            name: $name,
+            role: $role,
+            check: |p| {
+                check(
+                    &$crate::process_pool::PoolType::<$ty>::new(),
+                    Property::named(p),
+                )
+            },
+        }
+    };
+}
+pub(crate) use pool_row;
+
+/// The rows every exercise run on a pool has (E3, E8): the reference, and the mutant
+/// whose results come back in the wrong order, which `killers` must reject.
+macro_rules! pool_exercise_rows {
+    ($runtime:expr, $killers:expr) => {{
+        use $crate::mutants::process_pool::{self as m, Flawed};
+        use $crate::registry::Role;
+        if $runtime != $crate::runner::Runtime::Process {
+            return Vec::new();
+        }
+        vec![
+            $crate::process_pool::pool_row!(
+                "pool",
+                Role::Reference,
+                racecourse_impl::process::process_pool::Pool
+            ),
+            $crate::process_pool::pool_row!(
+                "reversed_chunks",
+                Role::Mutant {
+                    must_fail: $killers
+                },
+                Flawed<{ m::REVERSED_CHUNKS }>
+            ),
+        ]
+    }};
+}
+pub(crate) use pool_exercise_rows;
+
 /// The pool's implementations (reference, must-pass, mutants), on real processes.
 fn implementations(runtime: Runtime) -> Vec<Implementation> {
     use crate::mutants::process_pool::{self as m, Flawed};
     if runtime != Runtime::Process {
         return Vec::new();
     }
-    macro_rules! row {
-        ($name:literal, $role:expr, $ty:ty) => {
-            Implementation {
-                exercise: NAME,
-                name: $name,
-                role: $role,
-                check: |p| check(&PoolType::<$ty>::new(), Property::named(p)),
-            }
-        };
-    }
     let mutant = |must_fail| Role::Mutant { must_fail };
     vec![
-        row!(
+        pool_row!(
             "pool",
             Role::Reference,
             racecourse_impl::process::process_pool::Pool
         ),
-        row!(
+        pool_row!(
             "completion_order",
             mutant(&["map_in_order"]),
             Flawed<{ m::COMPLETION_ORDER }>
         ),
-        row!(
+        pool_row!(
             "reversed_chunks",
             mutant(&["map_in_order"]),
             Flawed<{ m::REVERSED_CHUNKS }>
         ),
-        row!(
+        pool_row!(
             "one_worker",
             mutant(&["reaches_n"]),
             Flawed<{ m::ONE_WORKER }>
         ),
-        row!(
+        pool_row!(
             "extra_worker",
             mutant(&["at_most_n"]),
             Flawed<{ m::EXTRA_WORKER }>
         ),
-        row!(
+        pool_row!(
             "worker_per_task",
             mutant(&["at_most_n", "reuses_workers"]),
             Flawed<{ m::WORKER_PER_TASK }>
         ),
-        row!(
+        pool_row!(
             "runs_in_caller",
             mutant(&["reuses_workers"]),
             Flawed<{ m::RUNS_IN_CALLER }>
         ),
-        row!(
+        pool_row!(
             "skips_error_callback",
             mutant(&["job_errors"]),
             Flawed<{ m::SKIPS_ERROR_CALLBACK }>
         ),
-        row!(
+        pool_row!(
             "dead_worker_hangs",
             mutant(&["worker_death"]),
             Flawed<{ m::DEAD_WORKER_HANGS }>
         ),
-        row!(
+        pool_row!(
             "not_replaced",
             mutant(&["worker_death"]),
             Flawed<{ m::NOT_REPLACED }>
         ),
-        row!(
+        pool_row!(
             "accepts_after_close",
             mutant(&["close_join"]),
             Flawed<{ m::ACCEPTS_AFTER_CLOSE }>
         ),
-        row!(
+        pool_row!(
             "join_at_once",
             mutant(&["close_join"]),
             Flawed<{ m::JOIN_AT_ONCE }>
         ),
-        row!(
+        pool_row!(
             "terminate_waits",
             mutant(&["terminate"]),
             Flawed<{ m::TERMINATE_WAITS }>
         ),
-        row!(
+        pool_row!(
             "leaks_on_drop",
             mutant(&["drop_reaps"]),
             Flawed<{ m::LEAKS_ON_DROP }>
         ),
-        row!(
+        pool_row!(
             "zero_accepted",
             mutant(&["arguments"]),
             Flawed<{ m::ZERO_ACCEPTED }>

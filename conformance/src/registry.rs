@@ -28,6 +28,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::errors::EXERCISE,
     &crate::lecture::EXERCISE,
     &crate::process_pool::EXERCISE,
+    &crate::pool_sizes::EXERCISE,
 ];
 
 /// The exercise named `name`.

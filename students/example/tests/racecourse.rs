@@ -16,3 +16,4 @@ racecourse::shm_counter!(not_attempted);
 racecourse::errors!(not_attempted);
 racecourse::lecture!(not_attempted);
 racecourse::process_pool!(not_attempted);
+racecourse::pool_sizes!(not_attempted);
