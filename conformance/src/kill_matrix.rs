@@ -96,15 +96,19 @@ pub fn accepted_only() -> bool {
 /// Loom explores every schedule (up to its bounds), so a property that a mutant
 /// survives costs a whole exploration, as much as a reference's: about half of the
 /// loom matrix's time went to such cells. On loom, a mutant's row is therefore its
-/// declared killers, each of which must reject it in every run. Shuttle and processes
-/// hold the full rows, so what else rejects a mutant, and a property that gets stronger
-/// or weaker, still shows in a reviewed diff; `RACECOURSE_MATRIX_ROWS=all` draws the
-/// full rows on loom too.
+/// declared killers, each of which must reject it in every run. The same holds for
+/// real processes: each cell is a check process that starts worker processes, and a
+/// mutant that hangs a pool costs a whole stall window (5 s) in every property it
+/// hangs, not only in its killer's (the process matrix took 43 s with full rows and
+/// the pool's 14 mutants, 8 s before). Shuttle holds the full rows, so what else
+/// rejects a mutant, and a property that gets stronger or weaker, still shows in a
+/// reviewed diff; `RACECOURSE_MATRIX_ROWS=all` draws the full rows on loom and
+/// processes too.
 pub fn full_mutant_rows(runtime: Runtime) -> bool {
     match runtime {
         Runtime::Std => false,
-        Runtime::Loom => Rows::from_env() == Rows::All,
-        Runtime::Shuttle | Runtime::Process => true,
+        Runtime::Loom | Runtime::Process => Rows::from_env() == Rows::All,
+        Runtime::Shuttle => true,
     }
 }
 

@@ -411,6 +411,33 @@ fn no_children_left(when: &str) -> Result<(), Violation> {
 pub const SEED_ITEMS: [u64; 7] = [13632, 23432, 312131, 456575, 54543, 689654, 9];
 
 fn map_in_order<P: ProcessPool>() -> Result<(), Violation> {
+    // First n items on n workers, finishing last-input-first: the one scenario whose
+    // completion order is fixed, so a pool that gathers in completion order is
+    // rejected by it in every run (and the report is always the same).
+    {
+        let probe = Probe::create()?;
+        let pool = new_pool::<P>(WORKERS)?;
+        let n = WORKERS as u32;
+        let items: Vec<_> = (0..n)
+            .map(|i| (probe.memory.token().to_owned(), i, Hold::Reversed(n)))
+            .collect();
+        let mut watch = Watch::new(Some(&probe));
+        let mut pending = pool
+            .map_async(&HELD, items, Callbacks::none())
+            .map_err(|e| call_failed("map_async to take the items", e))?;
+        let what = format!("{n} items on {n} workers, each waiting for the one after it to finish");
+        match watch.get(&what, &mut pending)? {
+            Ok(got) if got == (0..n).collect::<Vec<_>>() => Ok(()),
+            Ok(got) => Err(Violation::new(
+                format!(
+                    "the results in input order, {:?}, though they finished last-first",
+                    (0..n).collect::<Vec<_>>()
+                ),
+                format!("{got:?}: the results are in the order the items finished"),
+            )),
+            Err(e) => Err(call_failed(what, e)),
+        }?;
+    }
     let pool = new_pool::<P>(WORKERS)?;
     let mut watch = Watch::new(None);
     let map = |items: Vec<u64>, watch: &mut Watch| -> Result<(), Violation> {
@@ -439,31 +466,7 @@ fn map_in_order<P: ProcessPool>() -> Result<(), Violation> {
             .current();
         map(items, &mut watch)?;
     }
-    drop(pool);
-
-    // n items on n workers, finishing last-input-first.
-    let probe = Probe::create()?;
-    let pool = new_pool::<P>(WORKERS)?;
-    let n = WORKERS as u32;
-    let items: Vec<_> = (0..n)
-        .map(|i| (probe.memory.token().to_owned(), i, Hold::Reversed(n)))
-        .collect();
-    let mut watch = Watch::new(Some(&probe));
-    let mut pending = pool
-        .map_async(&HELD, items, Callbacks::none())
-        .map_err(|e| call_failed("map_async to take the items", e))?;
-    let what = format!("{n} items on {n} workers, each waiting for the one after it to finish");
-    match watch.get(&what, &mut pending)? {
-        Ok(got) if got == (0..n).collect::<Vec<_>>() => Ok(()),
-        Ok(got) => Err(Violation::new(
-            format!(
-                "the results in input order, {:?}, though they finished last-first",
-                (0..n).collect::<Vec<_>>()
-            ),
-            format!("{got:?}: the results are in the order the items finished"),
-        )),
-        Err(e) => Err(call_failed(what, e)),
-    }
+    Ok(())
 }
 
 fn reaches_n<P: ProcessPool>() -> Result<(), Violation> {
