@@ -50,9 +50,12 @@ pub struct Flawed<const BUG: u8> {
     extra: Mutex<Vec<Pool>>,
 }
 
+/// Polls for a result, waiting at most the given time (`None`: until it is ready).
+type Poll<T> = Box<dyn FnMut(Option<Duration>) -> Option<Result<T, PoolError>> + Send>;
+
 /// A pending result computed by a poll function (`None`: block until ready).
 pub struct Deferred<T> {
-    poll: Box<dyn FnMut(Option<Duration>) -> Option<Result<T, PoolError>> + Send>,
+    poll: Poll<T>,
     taken: bool,
 }
 
