@@ -1013,6 +1013,7 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
             Role::Reference,
             racecourse_impl::process::process_pool::Pool
         ),
+        pool_row!("lazy", Role::MustPass, crate::must_pass::process_pool::Lazy),
         pool_row!(
             "completion_order",
             mutant(&["map_in_order"]),
