@@ -989,6 +989,11 @@ macro_rules! pool_exercise_rows {
                 racecourse_impl::process::process_pool::Pool
             ),
             $crate::process_pool::pool_row!(
+                "lazy",
+                Role::MustPass,
+                $crate::must_pass::process_pool::Lazy
+            ),
+            $crate::process_pool::pool_row!(
                 "reversed_chunks",
                 Role::Mutant {
                     must_fail: $killers
