@@ -418,13 +418,8 @@ fn map_in_order<P: ProcessPool>() -> Result<(), Violation> {
         let probe = Probe::create()?;
         let pool = new_pool::<P>(WORKERS)?;
         let n = WORKERS as u32;
-        let items: Vec<_> = (0..n)
-            .map(|i| (probe.memory.token().to_owned(), i, Hold::Reversed(n)))
-            .collect();
         let mut watch = Watch::new(Some(&probe));
-        let mut pending = pool
-            .map_async(&HELD, items, Callbacks::none())
-            .map_err(|e| call_failed("map_async to take the items", e))?;
+        let mut pending = map_held(&pool, &probe, n, Hold::Reversed(n))?;
         let what = format!("{n} items on {n} workers, each waiting for the one after it to finish");
         match watch.get(&what, &mut pending)? {
             Ok(got) if got == (0..n).collect::<Vec<_>>() => Ok(()),
@@ -473,13 +468,8 @@ fn reaches_n<P: ProcessPool>() -> Result<(), Violation> {
     let probe = Probe::create()?;
     let pool = new_pool::<P>(WORKERS)?;
     let n = WORKERS as u32;
-    let items: Vec<_> = (0..n)
-        .map(|i| (probe.memory.token().to_owned(), i, Hold::Barrier(n)))
-        .collect();
     let mut watch = Watch::new(Some(&probe));
-    let mut pending = pool
-        .map_async(&HELD, items, Callbacks::none())
-        .map_err(|e| call_failed("map_async to take the items", e))?;
+    let mut pending = map_held(&pool, &probe, n, Hold::Barrier(n))?;
     let what =
         format!("{n} items waiting for each other at a barrier to run at once on {n} workers");
     match watch.get(&what, &mut pending)? {
@@ -492,13 +482,8 @@ fn at_most_n<P: ProcessPool>() -> Result<(), Violation> {
     let probe = Probe::create()?;
     let pool = new_pool::<P>(WORKERS)?;
     let n = WORKERS as u32;
-    let items: Vec<_> = (0..3 * n)
-        .map(|i| (probe.memory.token().to_owned(), i, Hold::Gate))
-        .collect();
     let mut watch = Watch::new(Some(&probe));
-    let mut pending = pool
-        .map_async(&HELD, items, Callbacks::none())
-        .map_err(|e| call_failed("map_async to take the items", e))?;
+    let mut pending = map_held(&pool, &probe, 3 * n, Hold::Gate)?;
     watch.until(&format!("{n} held jobs to be running"), || {
         probe.get(INSIDE) >= n
     })?;
@@ -721,10 +706,21 @@ fn worker_death<P: ProcessPool>() -> Result<(), Violation> {
     Ok(())
 }
 
-fn held_items(probe: &Probe, count: u32) -> Vec<(String, u32, Hold)> {
+fn held_items(probe: &Probe, count: u32, hold: Hold) -> Vec<(String, u32, Hold)> {
     (0..count)
-        .map(|i| (probe.memory.token().to_owned(), i, Hold::Gate))
+        .map(|i| (probe.memory.token().to_owned(), i, hold))
         .collect()
+}
+
+/// Maps the held job over `count` items that wait as `hold` says.
+fn map_held<P: ProcessPool>(
+    pool: &P,
+    probe: &Probe,
+    count: u32,
+    hold: Hold,
+) -> Result<P::Async<Vec<u32>>, Violation> {
+    pool.map_async(&HELD, held_items(probe, count, hold), Callbacks::none())
+        .map_err(|e| call_failed("map_async to take the items", e))
 }
 
 fn close_join<P: ProcessPool>() -> Result<(), Violation> {
@@ -732,7 +728,7 @@ fn close_join<P: ProcessPool>() -> Result<(), Violation> {
     let pool = new_pool::<P>(2)?;
     let mut watch = Watch::new(Some(&probe));
     let mut pending = Vec::new();
-    for item in held_items(&probe, 4) {
+    for item in held_items(&probe, 4, Hold::Gate) {
         pending.push(
             pool.apply_async(&HELD, item, Callbacks::none())
                 .map_err(|e| call_failed("apply_async to take a job", e))?,
@@ -794,7 +790,7 @@ fn terminate<P: ProcessPool>() -> Result<(), Violation> {
     let pool = new_pool::<P>(2)?;
     let mut watch = Watch::new(Some(&probe));
     let mut pending = Vec::new();
-    for item in held_items(&probe, 4) {
+    for item in held_items(&probe, 4, Hold::Gate) {
         pending.push(
             pool.apply_async(&HELD, item, Callbacks::none())
                 .map_err(|e| call_failed("apply_async to take a job", e))?,
@@ -856,7 +852,7 @@ fn drop_reaps<P: ProcessPool>() -> Result<(), Violation> {
     let pool = new_pool::<P>(2)?;
     let mut watch = Watch::new(Some(&probe));
     let mut pending = Vec::new();
-    for item in held_items(&probe, 4) {
+    for item in held_items(&probe, 4, Hold::Gate) {
         pending.push(
             pool.apply_async(&HELD, item, Callbacks::none())
                 .map_err(|e| call_failed("apply_async to take a job", e))?,

@@ -179,8 +179,10 @@ pub trait AsyncResult<T>: Send {
 /// - A job that returns `Err` or panics **must** fail that call's item only
 ///   ([`PoolError::Job`] with the item's index): every other call's result is intact.
 ///   `on_error` **must** run exactly once per failed call and `on_success` exactly
-///   once per successful one, never both. (A `map_async` is one call: it fails with
-///   its first failing item.)
+///   once per successful one, never both, and it **must** have run by the time the
+///   call's result is ready (as in Python, where the callback runs before `get`
+///   returns). A `map_async` is one call: it fails with the first of its items to
+///   fail (first in time, not the lowest index).
 /// - A worker that dies while it runs a job (a signal, an abort, an `exit`) **must**
 ///   fail that job with [`JobError::Crashed`] and its cause, be reaped and replaced;
 ///   the pool keeps serving. (Python's `Pool` hangs here.)
