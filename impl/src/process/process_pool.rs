@@ -111,6 +111,10 @@ struct State {
     terminated: bool,
     /// A pidfd (duplicated) per live server, for `terminate`.
     live: Vec<(u32, OwnedFd)>,
+    /// Handler threads that have not finished (their servers reaped), for `join`.
+    handlers: usize,
+    /// The handler threads, so that `join` from a callback does not wait for itself.
+    handler_ids: Vec<thread::ThreadId>,
 }
 
 impl Shared {
@@ -163,6 +167,27 @@ impl Shared {
 
     fn terminated(&self) -> bool {
         lock(&self.state).terminated
+    }
+
+    /// Waits until every handler has finished, its server reaped.
+    fn wait_handlers(&self) {
+        let mut state = lock(&self.state);
+        while state.handlers > 0 {
+            state = self
+                .work
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Counts a handler out when it ends, by return or by panic.
+struct HandlerAlive(Arc<Shared>);
+
+impl Drop for HandlerAlive {
+    fn drop(&mut self) {
+        lock(&self.0.state).handlers -= 1;
+        self.0.work.notify_all();
     }
 }
 
@@ -237,6 +262,9 @@ impl Pool {
         Ok(Pending(slot))
     }
 
+    /// Joins the handler threads; a concurrent caller (which finds the handles
+    /// taken) waits until every handler has finished all the same. A callback that
+    /// calls it on a handler thread does not wait for itself.
     fn join_handlers(&self) {
         let handlers = std::mem::take(&mut *lock(&self.handlers));
         let me = thread::current().id();
@@ -245,11 +273,16 @@ impl Pool {
                 let _ = handler.join();
             }
         }
+        if !lock(&self.shared.state).handler_ids.contains(&me) {
+            self.shared.wait_handlers();
+        }
     }
 }
 
 /// One handler thread: starts its server and runs chunks on it until the pool ends.
 fn handler(shared: Arc<Shared>, started: Option<mpsc::Sender<Result<(), PoolError>>>) {
+    lock(&shared.state).handler_ids.push(thread::current().id());
+    let _alive = HandlerAlive(Arc::clone(&shared));
     let mut server = match Server::start() {
         Ok(server) => {
             shared.started(&server);
@@ -345,20 +378,23 @@ impl ProcessPool for Pool {
                 closed: false,
                 terminated: false,
                 live: Vec::new(),
+                handlers: processes,
+                handler_ids: Vec::new(),
             }),
             work: Condvar::new(),
         });
         let (started, reports) = mpsc::channel();
         let mut handlers = Vec::with_capacity(processes);
         for i in 0..processes {
-            let shared = Arc::clone(&shared);
+            let for_handler = Arc::clone(&shared);
             let report = started.clone();
             let spawned = thread::Builder::new()
                 .name(format!("pool-handler-{i}"))
-                .spawn(move || handler(shared, Some(report)));
+                .spawn(move || handler(for_handler, Some(report)));
             match spawned {
                 Ok(handle) => handlers.push(handle),
                 Err(e) => {
+                    lock(&shared.state).handlers -= 1;
                     let _ = started.send(Err(PoolError::Start(e.to_string())));
                 }
             }
@@ -463,11 +499,22 @@ struct GatherState<R, T> {
 }
 
 impl<R, T> Gather<R, T> {
-    /// Fires the callbacks, then makes the result ready.
+    /// Fires the callbacks, then makes the result ready. A callback that panics
+    /// neither loses the result nor the handler thread: the panic is reported on
+    /// stderr (Python's pool would hang here).
     fn complete(&self, outcome: Result<T, PoolError>) {
         let callbacks = lock(&self.state).callbacks.take();
         if let Some(callbacks) = callbacks {
-            callbacks.fire(&outcome);
+            let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                callbacks.fire(&outcome)
+            }));
+            if let Err(panic) = fired {
+                eprintln!(
+                    "racecourse pool: a callback panicked ({}); the call's result is kept, \
+                     and the pool goes on",
+                    super::worker::panic_message(&*panic)
+                );
+            }
         }
         self.slot.set(outcome);
     }
