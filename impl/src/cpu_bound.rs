@@ -32,9 +32,9 @@ const PARALLEL_FACTORS: usize = 256;
 /// `n!`, exactly, computed from its prime factorisation on every core (rayon's global
 /// pool).
 ///
-/// With `p^e(p)` the power of the odd prime `p` in `n!` (Legendre: `e(p) = n/p + n/p²
-/// + ...`), write `P_k` for the product of the odd primes whose exponent has bit `k`
-/// set. Then `n! = 2^(n - popcount(n)) · (...((P_top)² · P_top-1)² ...)² · P_0`: one
+/// With `p^e(p)` the power of the odd prime `p` in `n!` (Legendre:
+/// `e(p) = n/p + n/p² + ...`), write `P_k` for the product of the odd primes whose
+/// exponent has bit `k` set. Then `n! = 2^(n - popcount(n)) · (...((P_top)² · P_top-1)² ...)² · P_0`: one
 /// product tree per bit (computed in parallel), then a squaring per bit, then a shift.
 pub fn factorial(n: u32) -> BigUint {
     if n < 2 {
@@ -98,7 +98,7 @@ pub fn is_prime(n: u64) -> bool {
         return false;
     }
     for p in BASES {
-        if n % p == 0 {
+        if n.is_multiple_of(p) {
             return n == p;
         }
     }
