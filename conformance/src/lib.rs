@@ -13,6 +13,7 @@ pub mod property;
 
 pub mod condition;
 pub mod counter;
+pub mod cpu_bound;
 pub mod errors;
 pub mod event;
 pub mod executor;

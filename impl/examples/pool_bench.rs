@@ -17,9 +17,9 @@
 //! shared machine, the ratio much less. Issue 9's targets: start + map + shutdown at
 //! most 1.5 ms, the 100 000-square map at most 3 ms.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{run_python, runs_arg, summary, time_runs, timed, Summary};
 use racecourse_impl::process::process_pool::Pool;
 use racecourse_spec::process_pool::ProcessPool;
 
@@ -28,34 +28,16 @@ fn square(x: u64) -> Result<u64, String> {
 }
 racecourse_impl::job!(static SQUARE: fn(u64) -> u64 = square);
 
-/// Median, min, p90, in ms.
-fn summary(mut times: Vec<Duration>) -> (f64, f64, f64) {
-    times.sort();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
-    (at(0.5), at(0.0), at(0.9))
-}
-
-fn time_runs(runs: usize, mut f: impl FnMut() -> Duration) -> (f64, f64, f64) {
-    f();
-    summary((0..runs).map(|_| f()).collect())
-}
-
-fn timed(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn row(what: &str, (median, min, p90): (f64, f64, f64)) -> f64 {
-    println!("rust   {what:<44} median {median:9.3} ms  (min {min:.3}, p90 {p90:.3})");
-    median
+fn row(what: &str, s: Summary) -> f64 {
+    println!(
+        "rust   {what:<44} median {:9.3} ms  (min {:.3}, p90 {:.3})",
+        s.median, s.min, s.p90
+    );
+    s.median
 }
 
 fn main() {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.parse().expect("RUNS must be a number of runs, e.g. 30"))
-        .unwrap_or(30);
+    let runs = runs_arg(30);
     let ten: Vec<u64> = (1..=10).collect();
     let expected: Vec<u64> = ten.iter().map(|x| x * x).collect();
 
@@ -113,45 +95,20 @@ fn main() {
         medians.push(row(&format!("E8 pool({size}) map 1..10"), maps));
     }
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pool_bench.py");
-    match Command::new("python3")
-        .arg(script)
-        .arg(runs.to_string())
-        .output()
-    {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            print!("{text}");
-            let python: Vec<f64> = text
-                .lines()
-                .filter_map(|l| {
-                    l.split_whitespace()
-                        .skip_while(|w| *w != "median")
-                        .nth(1)?
-                        .parse()
-                        .ok()
-                })
-                .collect();
-            let names = [
-                "start + map 1..10 + shutdown (target >= 15x, <= 1.5 ms)",
-                "map 100_000 squares (target >= 20x, <= 3 ms)",
-            ];
-            for (i, name) in names.iter().enumerate() {
-                match python.get(i) {
-                    Some(py) => println!(
-                        "ratio  python / rust, {name}: {:.1}x (rust {:.3} ms)",
-                        py / medians[i],
-                        medians[i]
-                    ),
-                    None => println!("ratio  {name}: python printed no median"),
-                }
+    if let Some(python) = run_python("pool_bench.py", &[runs.to_string()]) {
+        let names = [
+            "start + map 1..10 + shutdown (target >= 15x, <= 1.5 ms)",
+            "map 100_000 squares (target >= 20x, <= 3 ms)",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            match python.get(i) {
+                Some(py) => println!(
+                    "ratio  python / rust, {name}: {:.1}x (rust {:.3} ms)",
+                    py / medians[i],
+                    medians[i]
+                ),
+                None => println!("ratio  {name}: python printed no median"),
             }
         }
-        Ok(out) => println!(
-            "python: the program failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => println!("python: not run ({e}): install python3 to see the ratios"),
     }
 }

@@ -2,6 +2,7 @@
 //! against the runtime facade (one source, three runtimes), `process` those that run
 //! as real OS processes.
 
+pub mod cpu_bound;
 pub mod process;
 pub mod thread;
 

@@ -1,6 +1,8 @@
 //! Wrong process pools (E2): each is the reference [`Pool`] behind a wrapper that
 //! adds one defect a student could write, `Flawed<BUG>`, so the defect is the only
-//! difference. The suite must reject each (see the kill matrix).
+//! difference. The suite must reject each (see the kill matrix). Most are E2's; the
+//! last two are rejected by E3's (`cpu_bound`), whose results are large and whose
+//! maps are split into sub-ranges.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,28 @@ pub const TERMINATE_WAITS: u8 = 12;
 pub const LEAKS_ON_DROP: u8 = 13;
 /// `new(0)` gives a pool (of one worker).
 pub const ZERO_ACCEPTED: u8 = 14;
+/// Each result comes back in a message of its own, read with one `read` into a
+/// buffer of 64 KiB (a pipe's capacity): a longer reply is cut, and decoding it fails.
+pub const TRUNCATED_REPLIES: u8 = 15;
+/// `map` cuts its input into `n` chunks of `len / n` items, one per worker, and
+/// forgets the `len % n` items left over.
+pub const DROPS_REMAINDER: u8 = 16;
+
+/// What TRUNCATED_REPLIES reads of a reply at most.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// TRUNCATED_REPLIES: `result` as the worker sent it (a batch of one outcome), cut at
+/// [`READ_BUFFER`] bytes and decoded again, as the reference decodes a reply.
+fn through_one_read<R: Wire>(result: R) -> Result<R, JobError> {
+    let reply = postcard::to_stdvec(&vec![Ok::<R, JobError>(result)]).expect("a reply encodes");
+    let read = &reply[..reply.len().min(READ_BUFFER)];
+    let mut outcomes = racecourse_impl::process::job::decode_outcomes::<R>(read)?;
+    outcomes.pop().unwrap_or_else(|| {
+        Err(JobError::Lost(
+            "the worker sent a number of results other than one".into(),
+        ))
+    })
+}
 
 /// The reference pool with the defect `BUG` (one of the constants above).
 #[derive(Debug)]
@@ -219,6 +243,20 @@ impl<const BUG: u8> ProcessPool for Flawed<BUG> {
                     .push(pool);
                 Deferred::of(pending)
             }
+            TRUNCATED_REPLIES => {
+                let mut callbacks = Some(callbacks);
+                Deferred::of(self.pool().apply_async(job, arg, Callbacks::none())?).map(
+                    move |outcome| {
+                        let outcome = outcome.and_then(|r| {
+                            through_one_read(r).map_err(|error| PoolError::Job { index: 0, error })
+                        });
+                        if let Some(callbacks) = callbacks.take() {
+                            callbacks.fire(&outcome);
+                        }
+                        Some(outcome)
+                    },
+                )
+            }
             _ => Deferred::of(self.pool().apply_async(job, arg, callbacks)?),
         };
         Ok(self.hang_if_crashed(deferred))
@@ -293,6 +331,30 @@ impl<const BUG: u8> ProcessPool for Flawed<BUG> {
                     }
                     Some(outcome)
                 })
+            }
+            TRUNCATED_REPLIES => {
+                let mut callbacks = Some(callbacks);
+                Deferred::of(self.pool().map_async(job, args, Callbacks::none())?).map(
+                    move |outcome| {
+                        let outcome = outcome.and_then(|all| {
+                            all.into_iter()
+                                .enumerate()
+                                .map(|(index, r)| {
+                                    through_one_read(r)
+                                        .map_err(|error| PoolError::Job { index, error })
+                                })
+                                .collect()
+                        });
+                        if let Some(callbacks) = callbacks.take() {
+                            callbacks.fire(&outcome);
+                        }
+                        Some(outcome)
+                    },
+                )
+            }
+            DROPS_REMAINDER => {
+                args.truncate(args.len() / self.processes * self.processes);
+                Deferred::of(self.pool().map_async(job, args, callbacks)?)
             }
             _ => Deferred::of(self.pool().map_async(job, args, callbacks)?),
         };
