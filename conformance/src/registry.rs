@@ -29,6 +29,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::lecture::EXERCISE,
     &crate::process_pool::EXERCISE,
     &crate::pool_sizes::EXERCISE,
+    &crate::child_processes::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -17,3 +17,4 @@ racecourse::errors!(not_attempted);
 racecourse::lecture!(not_attempted);
 racecourse::process_pool!(not_attempted);
 racecourse::pool_sizes!(not_attempted);
+racecourse::child_processes!(not_attempted);
