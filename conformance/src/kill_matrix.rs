@@ -200,15 +200,22 @@ pub fn run(test: &str, runtime: Runtime) -> Matrix {
     let cells: Vec<Cell> = if crate::isolate::in_child() {
         jobs.iter().map(run_one).collect()
     } else {
+        // On processes, mutant cells start first: one that hangs waits a whole stall
+        // window (5 s) doing nothing, which then overlaps the short cells instead of
+        // ending the run. The cells keep their places in the matrix.
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        if runtime == Runtime::Process {
+            order.sort_by_key(|&i| !matches!(jobs[i].0.role, Role::Mutant { .. }));
+        }
         let next = AtomicUsize::new(0);
         let done: Mutex<Vec<Option<Cell>>> = Mutex::new(jobs.iter().map(|_| None).collect());
         std::thread::scope(|scope| {
             for _ in 0..parallelism(runtime).min(jobs.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let cell = run_one(job);
-                    done.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(cell);
+                scope.spawn(|| {
+                    while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let cell = run_one(&jobs[i]);
+                        done.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(cell);
+                    }
                 });
             }
         });

@@ -11,6 +11,7 @@
 #[macro_use]
 pub mod property;
 
+pub mod child_processes;
 pub mod condition;
 pub mod counter;
 pub mod cpu_bound;

@@ -165,24 +165,24 @@ pub struct Probe {
     memory: SharedMemory,
 }
 
-const INSIDE: usize = 0;
-const MAX_INSIDE: usize = 1;
-const ARRIVED: usize = 2;
-const OPEN: usize = 3;
-const TURN: usize = 4;
-const FINISHED: usize = 5;
+pub(crate) const INSIDE: usize = 0;
+pub(crate) const MAX_INSIDE: usize = 1;
+pub(crate) const ARRIVED: usize = 2;
+pub(crate) const OPEN: usize = 3;
+pub(crate) const TURN: usize = 4;
+pub(crate) const FINISHED: usize = 5;
 /// Bumped on every change, and the futex word held jobs sleep on.
 const CHANGES: usize = 6;
 const COUNTERS: usize = 7;
 
 impl Probe {
-    fn create() -> Result<Probe, Violation> {
+    pub(crate) fn create() -> Result<Probe, Violation> {
         SharedMemory::create(COUNTERS * 4)
             .map(|memory| Probe { memory })
             .map_err(|e| Violation::new("a shared region for the probe", e.to_string()))
     }
 
-    fn attach(token: &str) -> Result<Probe, String> {
+    pub(crate) fn attach(token: &str) -> Result<Probe, String> {
         SharedMemory::attach(token)
             .map(|memory| Probe { memory })
             .map_err(|e| format!("attaching the probe: {e}"))
@@ -195,7 +195,12 @@ impl Probe {
         unsafe { &*(self.memory.as_ptr().cast::<AtomicU32>().add(i)) }
     }
 
-    fn get(&self, i: usize) -> u32 {
+    /// The token a job attaches the probe by.
+    pub(crate) fn token(&self) -> &str {
+        self.memory.token()
+    }
+
+    pub(crate) fn get(&self, i: usize) -> u32 {
         self.counter(i).load(Ordering::SeqCst)
     }
 
@@ -217,7 +222,7 @@ impl Probe {
     }
 
     /// Opens the gate of [`Hold::Gate`] jobs.
-    fn open(&self) {
+    pub(crate) fn open(&self) {
         self.update(OPEN, |c| {
             c.store(1, Ordering::SeqCst);
             1
@@ -250,7 +255,7 @@ impl Probe {
 
 /// How a held job waits.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-enum Hold {
+pub(crate) enum Hold {
     /// Until the probe's gate opens.
     Gate,
     /// Until all `n` have arrived.
@@ -259,30 +264,45 @@ enum Hold {
     Reversed(u32),
 }
 
-fn held((token, i, hold): (String, u32, Hold)) -> Result<u32, String> {
-    let probe = Probe::attach(&token)?;
-    let inside = probe.update(INSIDE, |c| c.fetch_add(1, Ordering::SeqCst) + 1);
-    probe.update(MAX_INSIDE, |c| c.fetch_max(inside, Ordering::SeqCst));
-    probe.update(ARRIVED, |c| c.fetch_add(1, Ordering::SeqCst));
-    let parent = std::os::unix::process::parent_id();
-    let ready = || match hold {
-        Hold::Gate => probe.get(OPEN) != 0,
-        Hold::Barrier(n) => probe.get(ARRIVED) >= n,
-        Hold::Reversed(n) => probe.get(TURN) == n - 1 - i,
-    };
-    loop {
-        let seen = probe.get(CHANGES);
-        if ready() {
-            break;
+impl Probe {
+    /// A held job's part, in the job's process: counts itself in, waits as `hold`
+    /// says (item `i`), counts itself out. Gives up (`Err`) if the process that
+    /// started it is gone.
+    pub(crate) fn hold(&self, i: u32, hold: Hold) -> Result<(), String> {
+        let probe = self;
+        let inside = probe.update(INSIDE, |c| c.fetch_add(1, Ordering::SeqCst) + 1);
+        probe.update(MAX_INSIDE, |c| c.fetch_max(inside, Ordering::SeqCst));
+        probe.update(ARRIVED, |c| c.fetch_add(1, Ordering::SeqCst));
+        let parent = std::os::unix::process::parent_id();
+        // An open gate lets every held job go, whatever it waits for: how a check
+        // that found a stall lets the jobs (and whatever waits for them) end.
+        let ready = || {
+            probe.get(OPEN) != 0
+                || match hold {
+                    Hold::Gate => false,
+                    Hold::Barrier(n) => probe.get(ARRIVED) >= n,
+                    Hold::Reversed(n) => probe.get(TURN) == n - 1 - i,
+                }
+        };
+        loop {
+            let seen = probe.get(CHANGES);
+            if ready() {
+                break;
+            }
+            if std::os::unix::process::parent_id() != parent {
+                return Err("the process that started this job is gone".into());
+            }
+            probe.sleep(seen);
         }
-        if std::os::unix::process::parent_id() != parent {
-            return Err("the pool's process is gone".into());
-        }
-        probe.sleep(seen);
+        probe.update(INSIDE, |c| c.fetch_sub(1, Ordering::SeqCst));
+        probe.update(TURN, |c| c.fetch_add(1, Ordering::SeqCst));
+        probe.update(FINISHED, |c| c.fetch_add(1, Ordering::SeqCst));
+        Ok(())
     }
-    probe.update(INSIDE, |c| c.fetch_sub(1, Ordering::SeqCst));
-    probe.update(TURN, |c| c.fetch_add(1, Ordering::SeqCst));
-    probe.update(FINISHED, |c| c.fetch_add(1, Ordering::SeqCst));
+}
+
+fn held((token, i, hold): (String, u32, Hold)) -> Result<u32, String> {
+    Probe::attach(&token)?.hold(i, hold)?;
     Ok(i)
 }
 racecourse_impl::job!(static HELD: fn((String, u32, Hold)) -> u32 = held);
@@ -315,13 +335,13 @@ impl<'a> Watch<'a> {
     }
 
     /// Something happened (a result): the window starts again.
-    fn progressed(&mut self) {
+    pub(crate) fn progressed(&mut self) {
         self.since = Instant::now();
         heartbeat::beat();
     }
 
     /// Checks for a stall while waiting for `what`.
-    fn tick(&mut self, what: &str) -> Result<(), Violation> {
+    pub(crate) fn tick(&mut self, what: &str) -> Result<(), Violation> {
         let now = self.signature();
         if now != self.last {
             self.last = now;
@@ -340,7 +360,11 @@ impl<'a> Watch<'a> {
     }
 
     /// Waits until `done()`.
-    fn until(&mut self, what: &str, mut done: impl FnMut() -> bool) -> Result<(), Violation> {
+    pub(crate) fn until(
+        &mut self,
+        what: &str,
+        mut done: impl FnMut() -> bool,
+    ) -> Result<(), Violation> {
         while !done() {
             self.tick(what)?;
             std::thread::sleep(Duration::from_millis(1));
@@ -375,7 +399,7 @@ pub(crate) fn new_pool<P: ProcessPool>(n: usize) -> Result<P, Violation> {
     P::new(n).map_err(|e| call_failed(format!("new({n}) to start a pool"), e))
 }
 
-fn no_children_left(when: &str) -> Result<(), Violation> {
+pub(crate) fn no_children_left(when: &str) -> Result<(), Violation> {
     let left = children();
     if left.is_empty() {
         return Ok(());
@@ -917,7 +941,9 @@ pub fn check<P: ProcessPool>(_: &PoolType<P>, property: Property) -> Result<(), 
 }
 
 /// A pool type, as the process runtime's generated tests name it (the pool runs in
-/// the checking process; its workers are this binary, re-executed).
+/// the checking process; its workers are this binary, re-executed). It names any
+/// process implementation the same way, whatever its trait: the child processes of
+/// `child_processes` too.
 pub struct PoolType<P>(PhantomData<fn() -> P>);
 
 impl<P> PoolType<P> {

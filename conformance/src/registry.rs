@@ -30,6 +30,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::process_pool::EXERCISE,
     &crate::pool_sizes::EXERCISE,
     &crate::cpu_bound::EXERCISE,
+    &crate::child_processes::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -562,3 +562,44 @@ fn a_panic_in_create_is_reported_not_propagated() {
     );
     assert_nothing_left();
 }
+
+fn child_fate(fate: u8) -> Result<u32, String> {
+    match fate {
+        0 => Ok(std::process::id()),
+        1 => panic!("child {fate} panicked"),
+        2 => std::process::abort(),
+        _ => std::process::exit(3),
+    }
+}
+racecourse_impl::job!(static CHILD_FATE: fn(u8) -> u32 = child_fate);
+
+/// E1/E6/L reference: the job runs under another pid, the causes of death come back
+/// as errors, and nothing is left after `join` or after dropping a handle.
+#[test]
+fn spawned_children_report_their_pid_and_cause_and_leave_nothing() {
+    use racecourse_impl::process::child_processes::Spawn;
+    use racecourse_spec::child_processes::{Child, Processes};
+    use racecourse_spec::job::{Death, JobError};
+
+    let _serial = serial();
+    let processes = Spawn::new();
+    let child = processes.spawn(&CHILD_FATE, 0).unwrap();
+    let pid = child.pid();
+    assert_ne!(pid, std::process::id());
+    assert_eq!(child.join(), Ok(pid));
+    let children: Vec<_> = (1..=3)
+        .map(|fate| processes.spawn(&CHILD_FATE, fate).unwrap())
+        .collect();
+    let outcomes: Vec<_> = children.into_iter().map(Child::join).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Err(JobError::Panicked("child 1 panicked".into())),
+            Err(JobError::Crashed(Death::Signaled(libc::SIGABRT))),
+            Err(JobError::Crashed(Death::Exited(3))),
+        ]
+    );
+    assert_nothing_left();
+    drop(processes.spawn(&CHILD_FATE, 0).unwrap());
+    assert_nothing_left();
+}

@@ -36,6 +36,7 @@
 //!
 //! Run the suites with `cargo test` at the workspace root.
 
+pub mod child_processes;
 pub mod condition;
 pub mod counter;
 

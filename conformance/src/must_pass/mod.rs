@@ -5,6 +5,7 @@
 //! every runtime, in every run (std threads included, where slowness must never be
 //! mistaken for a hang).
 
+pub mod child_processes;
 pub mod condition;
 pub mod counter;
 pub mod errors;

@@ -4,6 +4,7 @@
 //! (`tests/*.rs`, `kill_matrix`) runs every mutant against every property of its
 //! exercise and snapshots which properties rejected it on which runtime.
 
+pub mod child_processes;
 pub mod condition;
 pub mod counter;
 pub mod errors;

@@ -2,6 +2,8 @@
 //!
 //! - [`child`]: supervised child processes (own process group, captured and capped
 //!   output, bounded waits, the group killed and the child reaped in every case);
+//! - [`child_processes`]: the E1/E6/L reference, one worker process per job
+//!   ([`child_processes::Spawn`]);
 //! - [`heartbeat`]: how a supervised process shows progress, so that only a stall
 //!   (no progress over a window), never slowness, gets it killed;
 //! - [`job`]: typed functions that run in worker processes ([`job!`](crate::job)), and
@@ -21,6 +23,7 @@
 //! are described in `README.md` beside this file.
 
 pub mod child;
+pub mod child_processes;
 pub mod driver;
 mod error;
 pub mod heartbeat;

@@ -18,3 +18,4 @@ racecourse::lecture!(not_attempted);
 racecourse::process_pool!(not_attempted);
 racecourse::pool_sizes!(not_attempted);
 racecourse::cpu_bound!(not_attempted);
+racecourse::child_processes!(not_attempted);
