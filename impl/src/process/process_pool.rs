@@ -505,9 +505,8 @@ impl<R, T> Gather<R, T> {
     fn complete(&self, outcome: Result<T, PoolError>) {
         let callbacks = lock(&self.state).callbacks.take();
         if let Some(callbacks) = callbacks {
-            let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                callbacks.fire(&outcome)
-            }));
+            let fired =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callbacks.fire(&outcome)));
             if let Err(panic) = fired {
                 eprintln!(
                     "racecourse pool: a callback panicked ({}); the call's result is kept, \
