@@ -173,7 +173,9 @@ pub(crate) const TURN: usize = 4;
 pub(crate) const FINISHED: usize = 5;
 /// Bumped on every change, and the futex word held jobs sleep on.
 const CHANGES: usize = 6;
-const COUNTERS: usize = 7;
+/// The pid of the process whose job took the last turn ([`Hold::Reversed`]).
+const LAST_PID: usize = 7;
+const COUNTERS: usize = 8;
 
 impl Probe {
     pub(crate) fn create() -> Result<Probe, Violation> {
@@ -253,6 +255,11 @@ impl Probe {
     }
 }
 
+/// At most this long, a job whose turn came waits for the previous turn's result to
+/// settle (see [`crate::runner::watch::settle`]): a bound on the pacing, never a
+/// verdict.
+const SETTLE: Duration = Duration::from_millis(250);
+
 /// How a held job waits.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) enum Hold {
@@ -293,6 +300,24 @@ impl Probe {
                 return Err("the process that started this job is gone".into());
             }
             probe.sleep(seen);
+        }
+        if let Hold::Reversed(n) = hold {
+            if i + 1 < n && probe.get(OPEN) == 0 {
+                // The turn before this one is over; let its result reach the pool's
+                // owner before this one's, so that the owner sees them last-first
+                // (otherwise two replies in flight could reach it in either order,
+                // and a pool that gathers in completion order could pass by luck).
+                let previous = probe.get(LAST_PID);
+                let me = std::process::id();
+                let others: Vec<u32> = [previous, parent]
+                    .into_iter()
+                    .filter(|&p| p != me)
+                    .collect();
+                crate::runner::watch::settle(&others, SETTLE);
+            }
+            probe
+                .counter(LAST_PID)
+                .store(std::process::id(), Ordering::SeqCst);
         }
         probe.update(INSIDE, |c| c.fetch_sub(1, Ordering::SeqCst));
         probe.update(TURN, |c| c.fetch_add(1, Ordering::SeqCst));

@@ -48,6 +48,35 @@ pub fn sched(tid: libc::pid_t) -> Option<(char, Duration)> {
     parse_stat(&stat).map(|(state, cpu, _)| (state, cpu))
 }
 
+/// Whether process `pid` is idle: gone, exited, or every thread of it asleep
+/// (waiting in the kernel, `S`).
+pub fn idle(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        parse_stat(&stat).is_none_or(|(state, _, _)| matches!(state, 'S' | 'Z' | 'X'))
+    })
+}
+
+/// Waits until processes `pids` have all been seen idle ([`idle`]) in three looks in
+/// a row, 2 ms apart, or for at most `limit`: evidence that whatever one of them had
+/// to hand to another was handled (a reply in a pipe wakes its reader). A process with
+/// a thread that never sleeps only costs the wait.
+pub fn settle(pids: &[u32], limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let mut quiet = 0;
+    while quiet < 3 && std::time::Instant::now() < deadline {
+        if pids.iter().all(|&pid| idle(pid)) {
+            quiet += 1;
+        } else {
+            quiet = 0;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Waits until `returned`, or until thread `tid` has been seen held (asleep for
 /// [`HELD`] in a row, or [`HELD`] of CPU time burnt); true if it was seen held.
 pub fn seen_held(tid: libc::pid_t, returned: &AtomicBool) -> bool {
