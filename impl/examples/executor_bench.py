@@ -3,10 +3,10 @@ anchor of executor_bench.rs, which runs this file and prints the ratio.
 
     python3 executor_bench.py [RUNS]
 """
-import statistics
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
+
+from bench_timing import summary, timed
 
 
 def factorial(n):
@@ -27,17 +27,8 @@ def main():
     assert program().splitlines()[3] == "Factorial of 4 is 24"
     for _ in range(runs // 10):
         program()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        program()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    q = lambda p: times[round((len(times) - 1) * p)] * 1e3
-    print(
-        f"python ThreadPoolExecutor, 4 workers, factorials 1..10: median {statistics.median(times) * 1e3:.3f} ms "
-        f"(p10 {q(0.1):.3f}, p90 {q(0.9):.3f}) over {runs} runs"
-    )
+    times = [timed(program) for _ in range(runs)]
+    print(f"python ThreadPoolExecutor, 4 workers, factorials 1..10: {summary(times)}")
 
 
 if __name__ == "__main__":

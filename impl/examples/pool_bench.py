@@ -6,25 +6,14 @@ Prints one line per measurement with its median; pool_bench.rs reads the first t
 medians (start + map + shutdown, and the 100 000-square map) for its ratios.
 """
 import multiprocessing
-import statistics
 import sys
 import time
+
+from bench_timing import summary, timed
 
 
 def square(x):
     return x * x
-
-
-def summary(times):
-    times = sorted(times)
-    q = lambda p: times[round((len(times) - 1) * p)] * 1e3
-    return f"median {statistics.median(times) * 1e3:.3f} ms (min {q(0):.3f}, p90 {q(0.9):.3f})"
-
-
-def timed(f):
-    start = time.perf_counter()
-    f()
-    return time.perf_counter() - start
 
 
 def start_map_shutdown():

@@ -35,8 +35,10 @@ racecourse_impl::job!(static WAIT_FOR_EOF: fn(String) -> u64 = wait_for_eof);
 fn a_panicking_callback_keeps_the_result_and_the_pool() {
     let pool = Pool::new(1).unwrap();
     let callbacks = Callbacks::none().on_success(|_: &u64| panic!("a callback that panics"));
-    let result = pool.apply_async(&SQUARE, 7, callbacks).unwrap();
-    assert_eq!(result.get(), Ok(49));
+    let mut result = pool.apply_async(&SQUARE, 7, callbacks).unwrap();
+    // A pool that loses the result with its handler would hang `get`: wait with a
+    // bound far above the milliseconds this takes, so a regression fails, not hangs.
+    assert_eq!(result.get_timeout(Duration::from_secs(60)), Ok(49));
     let callbacks = Callbacks::none().on_error(|_: &JobError| panic!("an error callback too"));
     let failed = pool.apply_async(&FAIL, 3, callbacks).unwrap().get();
     assert!(
@@ -83,7 +85,8 @@ fn two_threads_joining_at_once_both_wait_for_the_work() {
     drop(writer);
     drop(reader);
     for _ in 0..2 {
-        assert_eq!(joins.recv().unwrap(), Ok(()));
+        let joined = joins.recv_timeout(Duration::from_secs(60));
+        assert_eq!(joined, Ok(Ok(())), "a join did not return once the work was done");
     }
     assert_eq!(held.get(), Ok(0));
 }
