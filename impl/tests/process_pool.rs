@@ -86,7 +86,11 @@ fn two_threads_joining_at_once_both_wait_for_the_work() {
     drop(reader);
     for _ in 0..2 {
         let joined = joins.recv_timeout(Duration::from_secs(60));
-        assert_eq!(joined, Ok(Ok(())), "a join did not return once the work was done");
+        assert_eq!(
+            joined,
+            Ok(Ok(())),
+            "a join did not return once the work was done"
+        );
     }
     assert_eq!(held.get(), Ok(0));
 }
