@@ -10,7 +10,11 @@
 //! - a map of 100 000 squares on a started pool of 4 (chunks of
 //!   `ceil(len / (4 * processes))` items, Python's default chunksize);
 //! - how a map's cost grows: 10, 10 000 and 1 000 000 items;
-//! - E8: pools of 2, 4 and 8 processes, start-up apart from the map of squares 1..10.
+//! - E8: pools of 2, 4 and 8 processes, start-up apart from the map of squares 1..10;
+//! - the limit of any pool of exec'd workers on this machine: 4 processes of this
+//!   binary started (the pool's way: posix_spawn, own process group) and reaped,
+//!   doing nothing (each is routed to a server that finds its requests closed and
+//!   exits), and the same with `/bin/true`.
 //!
 //! With `python3` on the PATH it runs `pool_bench.py` (beside this file) the same way,
 //! in the same run, and prints the ratio of the medians: absolute times drift on a
@@ -18,6 +22,9 @@
 //! most 1.5 ms, the 100 000-square map at most 3 ms.
 
 mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 
 use common::{run_python, runs_arg, summary, time_runs, timed, Summary};
 use racecourse_impl::process::process_pool::Pool;
@@ -34,6 +41,24 @@ fn row(what: &str, s: Summary) -> f64 {
         s.median, s.min, s.p90
     );
     s.median
+}
+
+/// Starts `count` processes of `program` at once and reaps them all.
+fn start_and_reap(program: &str, count: usize) {
+    let children: Vec<_> = (0..count)
+        .map(|_| {
+            Command::new(program)
+                // A server of this binary whose requests are closed exits at once.
+                .env("RACECOURSE_SERVE", "/dev/null")
+                .stdin(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("a process starts")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("a child is reaped").success());
+    }
 }
 
 fn main() {
@@ -94,6 +119,19 @@ fn main() {
         medians.push(row(&format!("E8 pool({size}) start-up"), summary(starts)));
         medians.push(row(&format!("E8 pool({size}) map 1..10"), maps));
     }
+
+    let bare = row(
+        "limit: 4 bare workers, start + reap",
+        time_runs(runs, || timed(|| start_and_reap("/proc/self/exe", 4))),
+    );
+    row(
+        "limit: 4 x /bin/true, start + reap",
+        time_runs(runs, || timed(|| start_and_reap("/bin/true", 4))),
+    );
+    println!(
+        "ratio  rust start + map 1..10 + shutdown / its limit (4 bare processes): {:.2}x",
+        medians[0] / bare
+    );
 
     if let Some(python) = run_python("pool_bench.py", &[runs.to_string()]) {
         let names = [

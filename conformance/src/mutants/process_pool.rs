@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use racecourse_impl::process::job::Outcomes;
 use racecourse_impl::process::process_pool::{Pending, Pool};
 use racecourse_spec::job::{Job, JobError, Wire};
 use racecourse_spec::process_pool::{AsyncResult, Callbacks, PoolError, ProcessPool};
@@ -53,7 +54,7 @@ const READ_BUFFER: usize = 64 * 1024;
 /// TRUNCATED_REPLIES: `result` as the worker sent it (a batch of one outcome), cut at
 /// [`READ_BUFFER`] bytes and decoded again, as the reference decodes a reply.
 fn through_one_read<R: Wire>(result: R) -> Result<R, JobError> {
-    let reply = postcard::to_stdvec(&vec![Ok::<R, JobError>(result)]).expect("a reply encodes");
+    let reply = racecourse_impl::process::job::encode(&Outcomes::new(vec![Ok(result)]));
     let read = &reply[..reply.len().min(READ_BUFFER)];
     let mut outcomes = racecourse_impl::process::job::decode_outcomes::<R>(read)?;
     outcomes.pop().unwrap_or_else(|| {

@@ -34,7 +34,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use racecourse_spec::job::{Death, Job, JobError, Wire};
 
@@ -96,11 +96,85 @@ pub fn task_of<A, R>(job: &Job<A, R>) -> &'static Task {
 
 /// Serializes a batch of arguments (or anything else) in the wire format.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    postcard::to_stdvec(value).expect("serializing to a Vec cannot fail for serde types")
+    let mut out = Vec::new();
+    encode_into(value, &mut out);
+    out
+}
+
+/// Appends the wire format of `value` to `out` (a pool serializes a chunk straight
+/// into its request this way, with no copy).
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    postcard::serialize_with_flavor(value, Append(out))
+        .expect("serializing to a Vec cannot fail for serde types");
+}
+
+/// A postcard flavor that appends to a `Vec` a slice at a time.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a batch sends back: its values when every item succeeded (the common case,
+/// sent without a per-item tag, and decoded as a plain `Vec<R>`), else each item's
+/// outcome.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Outcomes<R> {
+    /// Every item returned `Ok`: the values, in order.
+    All(Vec<R>),
+    /// At least one item failed: every item's outcome, in order.
+    Each(Vec<Result<R, JobError>>),
+}
+
+impl<R> Outcomes<R> {
+    /// Chooses the compact form when every outcome is `Ok`.
+    pub fn new(outcomes: Vec<Result<R, JobError>>) -> Outcomes<R> {
+        if outcomes.iter().all(Result::is_ok) {
+            Outcomes::All(outcomes.into_iter().filter_map(Result::ok).collect())
+        } else {
+            Outcomes::Each(outcomes)
+        }
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        match self {
+            Outcomes::All(values) => values.len(),
+            Outcomes::Each(outcomes) => outcomes.len(),
+        }
+    }
+
+    /// Whether the batch had no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each item's outcome.
+    pub fn into_each(self) -> Vec<Result<R, JobError>> {
+        match self {
+            Outcomes::All(values) => values.into_iter().map(Ok).collect(),
+            Outcomes::Each(outcomes) => outcomes,
+        }
+    }
 }
 
 /// Runs `call` on each argument of a serialized batch, each under `catch_unwind`, and
-/// serializes the outcomes: what a job's worker task does (see [`job!`](crate::job)).
+/// serializes the [`Outcomes`]: what a job's worker task does (see
+/// [`job!`](crate::job)).
 ///
 /// # Errors
 /// If the batch cannot be decoded as a list of `A` (the two ends disagree on the
@@ -111,26 +185,50 @@ pub fn run_batch<A: Wire, R: Wire>(
 ) -> Result<Vec<u8>, String> {
     let args: Vec<A> =
         postcard::from_bytes(batch).map_err(|e| format!("decoding the job's arguments: {e}"))?;
-    let outcomes: Vec<Result<R, JobError>> = args
-        .into_iter()
-        .map(
-            |arg| match panic::catch_unwind(AssertUnwindSafe(|| call(arg))) {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(message)) => Err(JobError::Failed(message)),
-                Err(payload) => Err(JobError::Panicked(panic_message(&*payload))),
-            },
-        )
-        .collect();
-    Ok(encode(&outcomes))
+    let run = |arg| match panic::catch_unwind(AssertUnwindSafe(|| call(arg))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(JobError::Failed(message)),
+        Err(payload) => Err(JobError::Panicked(panic_message(&*payload))),
+    };
+    let mut values = Vec::with_capacity(args.len());
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match run(arg) {
+            Ok(value) => values.push(value),
+            Err(error) => {
+                // Every item still runs, as it would in a batch of its own.
+                let each: Vec<Result<R, JobError>> = values
+                    .into_iter()
+                    .map(Ok)
+                    .chain(std::iter::once(Err(error)))
+                    .chain(args.map(run))
+                    .collect();
+                return Ok(encode(&Outcomes::Each(each)));
+            }
+        }
+    }
+    // Room for the values at their in-memory size: most encodings are no larger,
+    // so the reply is written without regrowing.
+    let mut out = Vec::with_capacity(16 + values.len() * std::mem::size_of::<R>());
+    encode_into(&Outcomes::<R>::All(values), &mut out);
+    Ok(out)
 }
 
-/// Decodes the outcomes of a batch returned by a job's worker task.
+/// Decodes what a job's worker task sent back for a batch.
+///
+/// # Errors
+/// A [`JobError::Lost`] if the bytes are not the outcomes of a batch of `R`.
+pub fn decode_batch<R: Wire>(bytes: &[u8]) -> Result<Outcomes<R>, JobError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| JobError::Lost(format!("decoding the results sent by a worker: {e}")))
+}
+
+/// Decodes the outcomes of a batch returned by a job's worker task, one per item.
 ///
 /// # Errors
 /// A [`JobError::Lost`] if the bytes are not a list of outcomes of `R`.
 pub fn decode_outcomes<R: Wire>(bytes: &[u8]) -> Result<Vec<Result<R, JobError>>, JobError> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| JobError::Lost(format!("decoding the results sent by a worker: {e}")))
+    decode_batch(bytes).map(Outcomes::into_each)
 }
 
 /// Starts one process that runs `job` on `arg` (a batch of one); finish it with

@@ -11,9 +11,13 @@
 //!   `ceil(len / (4 * processes))` items, Python's default `chunksize`: up to
 //!   `4 * processes` items every item is its own chunk (so all run at once); beyond,
 //!   16 chunks for 4 workers, so one round trip carries many items (100 000 squares
-//!   in 16 messages). Arguments are serialized once, item by item, into one buffer;
-//!   a chunk is a slice of it behind a length prefix, which is exactly the postcard
-//!   encoding of the chunk's `Vec<A>`.
+//!   in 16 messages). Each chunk owns its items (moved out of the caller's `Vec`)
+//!   and is serialized by the handler that runs it, straight into the request it
+//!   writes: the caller only splits, the handlers serialize in parallel, and the
+//!   first chunk goes out before the last is encoded.
+//! - **Compact replies.** A chunk whose items all succeeded comes back as a plain
+//!   list of values ([`Outcomes::All`]) and is kept as one piece; the call
+//!   concatenates its pieces in input order once the last arrives.
 //! - **Results in input order.** Each call gathers its items' outcomes by index
 //!   (`Gather`); the call completes at its first failure or once every item
 //!   succeeded, and its callbacks fire (on the handler thread) just before its
@@ -29,7 +33,6 @@
 //!   finished, and joins the handlers, which reap. `Drop` terminates.
 
 use std::collections::VecDeque;
-use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -39,7 +42,7 @@ use std::time::{Duration, Instant};
 use racecourse_spec::job::{Job, JobError, Wire};
 use racecourse_spec::process_pool::{AsyncResult, Callbacks, PoolError, ProcessPool};
 
-use super::job::{decode_outcomes, task_of};
+use super::job::{decode_batch, encode_into, task_of, Outcomes};
 use super::serve::{Reply, ServeError, Server};
 use super::worker::Task;
 
@@ -54,49 +57,53 @@ pub fn chunk_size(len: usize, processes: usize) -> usize {
     len.div_ceil(4 * processes.max(1)).max(1)
 }
 
-/// A call's arguments, serialized item by item into one buffer.
-#[derive(Debug)]
-struct Args {
-    bytes: Vec<u8>,
-    /// `offsets[i]..offsets[i + 1]` is item `i`.
-    offsets: Vec<usize>,
+/// A chunk's arguments, not yet serialized (the type is erased so that chunks of
+/// every call share one queue).
+trait Items: Send {
+    fn len(&self) -> usize;
+    /// Appends the wire format of the items (a `Vec<A>`) to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// One chunk per item, to run them again one by one.
+    fn split(self: Box<Self>) -> Vec<Box<dyn Items>>;
 }
 
-impl Args {
-    fn new<A: Wire>(items: &[A]) -> Args {
-        let mut bytes = Vec::new();
-        let mut offsets = Vec::with_capacity(items.len() + 1);
-        offsets.push(0);
-        for item in items {
-            bytes = postcard::to_extend(item, bytes).expect("serde types serialize to a Vec");
-            offsets.push(bytes.len());
-        }
-        Args { bytes, offsets }
+impl<A: Wire> Items for Vec<A> {
+    fn len(&self) -> usize {
+        Vec::len(self)
     }
 
-    /// The postcard encoding of the items in `range` as a `Vec<A>`.
-    fn batch(&self, range: Range<usize>) -> Vec<u8> {
-        let body = &self.bytes[self.offsets[range.start]..self.offsets[range.end]];
-        let mut batch = postcard::to_stdvec(&range.len()).expect("a usize serializes");
-        batch.extend_from_slice(body);
-        batch
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_into(self.as_slice(), out);
+    }
+
+    fn split(self: Box<Self>) -> Vec<Box<dyn Items>> {
+        self.into_iter()
+            .map(|item| Box::new(vec![item]) as Box<dyn Items>)
+            .collect()
     }
 }
 
 /// Where a chunk's outcomes go.
 trait Sink: Send + Sync {
-    /// The outcomes of the items from `first` on (serialized), or one error for them
-    /// all.
-    fn deliver(&self, first: usize, outcomes: Result<Vec<u8>, JobError>);
+    /// The outcomes of the `count` items from `first` on (serialized), or one error
+    /// for them all.
+    fn deliver(&self, first: usize, count: usize, outcomes: Result<Vec<u8>, JobError>);
     /// The pool was terminated before the call finished.
     fn cancel(&self);
 }
 
 struct Chunk {
     task: &'static Task,
-    args: Arc<Args>,
-    range: Range<usize>,
+    items: Box<dyn Items>,
+    /// The index of the first item in the call's input.
+    first: usize,
     sink: Arc<dyn Sink>,
+}
+
+impl Chunk {
+    fn deliver(&self, outcomes: Result<Vec<u8>, JobError>) {
+        self.sink.deliver(self.first, self.items.len(), outcomes);
+    }
 }
 
 /// The shared state of a pool and its handlers.
@@ -220,7 +227,7 @@ impl Pool {
     fn submit<A: Wire, R: Wire, T: Send + 'static>(
         &self,
         job: &'static Job<A, R>,
-        args: &[A],
+        args: Vec<A>,
         callbacks: Callbacks<T>,
         finish: fn(Vec<R>) -> T,
     ) -> Result<Pending<T>, PoolError> {
@@ -228,8 +235,9 @@ impl Pool {
         let slot = Arc::new(Slot::default());
         let gather = Arc::new(Gather {
             state: Mutex::new(GatherState {
-                parts: (0..args.len()).map(|_| None).collect(),
+                pieces: Vec::new(),
                 remaining: args.len(),
+                total: args.len(),
                 done: false,
                 callbacks: Some(callbacks),
             }),
@@ -249,13 +257,14 @@ impl Pool {
             gather.complete(Ok(finish(Vec::new())));
             return Ok(Pending(slot));
         }
-        let size = chunk_size(args.len(), self.processes);
-        let encoded = Arc::new(Args::new(args));
+        let len = args.len();
+        let size = chunk_size(len, self.processes);
         let sink: Arc<dyn Sink> = gather;
-        let chunks = (0..args.len()).step_by(size).map(|start| Chunk {
+        let mut items = args.into_iter();
+        let chunks = (0..len).step_by(size).map(|first| Chunk {
             task,
-            args: Arc::clone(&encoded),
-            range: start..(start + size).min(args.len()),
+            items: Box::new(items.by_ref().take(size).collect::<Vec<A>>()),
+            first,
             sink: Arc::clone(&sink),
         });
         self.shared.push(chunks)?;
@@ -307,51 +316,51 @@ fn handler(shared: Arc<Shared>, started: Option<mpsc::Sender<Result<(), PoolErro
                     server.insert(started)
                 }
                 Err(e) => {
-                    chunk.sink.deliver(
-                        chunk.range.start,
-                        Err(JobError::Lost(format!("starting a worker process: {e}"))),
-                    );
+                    chunk.deliver(Err(JobError::Lost(format!(
+                        "starting a worker process: {e}"
+                    ))));
                     continue;
                 }
             },
         };
-        let batch = chunk.args.batch(chunk.range.clone());
-        match running.run(chunk.task, &batch) {
-            Ok(Reply::Returned(bytes)) => chunk.sink.deliver(chunk.range.start, Ok(bytes)),
-            Ok(Reply::Failed(message) | Reply::Panicked(message)) => chunk
-                .sink
-                .deliver(chunk.range.start, Err(JobError::Lost(message))),
+        match running.run_with(chunk.task, |out| chunk.items.encode(out)) {
+            Ok(Reply::Returned(bytes)) => chunk.deliver(Ok(bytes)),
+            Ok(Reply::Failed(message) | Reply::Panicked(message)) => {
+                chunk.deliver(Err(JobError::Lost(message)))
+            }
             Err(ServeError::Died(death)) => {
                 shared.ended(running.pid());
                 server = None;
                 if shared.terminated() {
                     chunk.sink.cancel();
-                } else if chunk.range.len() > 1 {
+                } else if chunk.items.len() > 1 {
                     // Run the items again one by one, so that only the one that kills
                     // a worker fails.
+                    let Chunk {
+                        task,
+                        items,
+                        first,
+                        sink,
+                    } = chunk;
                     let mut state = lock(&shared.state);
-                    for start in chunk.range.clone().rev() {
+                    for (i, item) in items.split().into_iter().enumerate().rev() {
                         state.queue.push_front(Chunk {
-                            task: chunk.task,
-                            args: Arc::clone(&chunk.args),
-                            range: start..start + 1,
-                            sink: Arc::clone(&chunk.sink),
+                            task,
+                            items: item,
+                            first: first + i,
+                            sink: Arc::clone(&sink),
                         });
                     }
                     drop(state);
                     shared.work.notify_all();
                 } else {
-                    chunk
-                        .sink
-                        .deliver(chunk.range.start, Err(JobError::Crashed(death)));
+                    chunk.deliver(Err(JobError::Crashed(death)));
                 }
             }
             Err(ServeError::Io(e)) => {
                 shared.ended(running.pid());
                 server = None;
-                chunk
-                    .sink
-                    .deliver(chunk.range.start, Err(JobError::Lost(e.to_string())));
+                chunk.deliver(Err(JobError::Lost(e.to_string())));
             }
         }
     }
@@ -421,7 +430,7 @@ impl ProcessPool for Pool {
         arg: A,
         callbacks: Callbacks<R>,
     ) -> Result<Pending<R>, PoolError> {
-        self.submit(job, std::slice::from_ref(&arg), callbacks, |mut one| {
+        self.submit(job, vec![arg], callbacks, |mut one| {
             one.pop().expect("one item, one result")
         })
     }
@@ -432,7 +441,7 @@ impl ProcessPool for Pool {
         args: Vec<A>,
         callbacks: Callbacks<Vec<R>>,
     ) -> Result<Pending<Vec<R>>, PoolError> {
-        self.submit(job, &args, callbacks, |all| all)
+        self.submit(job, args, callbacks, |all| all)
     }
 
     fn close(&self) {
@@ -492,8 +501,11 @@ struct Gather<R, T> {
 }
 
 struct GatherState<R, T> {
-    parts: Vec<Option<R>>,
+    /// The values of the chunks that succeeded, by the index of their first item.
+    pieces: Vec<(usize, Vec<R>)>,
+    /// Items without a value yet.
     remaining: usize,
+    total: usize,
     done: bool,
     callbacks: Option<Callbacks<T>>,
 }
@@ -520,42 +532,58 @@ impl<R, T> Gather<R, T> {
 }
 
 impl<R: Wire, T: Send + 'static> Sink for Gather<R, T> {
-    fn deliver(&self, first: usize, outcomes: Result<Vec<u8>, JobError>) {
-        let outcomes = outcomes.and_then(|bytes| decode_outcomes::<R>(&bytes));
+    fn deliver(&self, first: usize, count: usize, outcomes: Result<Vec<u8>, JobError>) {
+        let outcomes = outcomes.and_then(|bytes| decode_batch::<R>(&bytes));
+        let outcomes = match outcomes {
+            Ok(outcomes) if outcomes.len() != count => Err(JobError::Lost(format!(
+                "a worker sent {} results for a chunk of {count} items",
+                outcomes.len()
+            ))),
+            outcomes => outcomes,
+        };
+        let values = match outcomes {
+            Ok(Outcomes::All(values)) => Ok(values),
+            Ok(Outcomes::Each(each)) => {
+                let mut values = Vec::with_capacity(each.len());
+                let mut failure = None;
+                for (i, outcome) in each.into_iter().enumerate() {
+                    match outcome {
+                        Ok(value) => values.push(value),
+                        Err(error) => {
+                            failure = Some((first + i, error));
+                            break;
+                        }
+                    }
+                }
+                failure.map_or(Ok(values), Err)
+            }
+            Err(error) => Err((first, error)),
+        };
         let mut state = lock(&self.state);
         if state.done {
             return;
         }
-        let failure = match outcomes {
-            Err(error) => Some((first, error)),
-            Ok(outcomes) => {
-                let mut failure = None;
-                for (i, outcome) in outcomes.into_iter().enumerate() {
-                    match outcome {
-                        Ok(value) => {
-                            if let Some(part) = state.parts.get_mut(first + i) {
-                                if part.replace(value).is_none() {
-                                    state.remaining -= 1;
-                                }
-                            }
-                        }
-                        Err(error) => {
-                            failure.get_or_insert((first + i, error));
-                        }
-                    }
+        let outcome = match values {
+            Err((index, error)) => Err(PoolError::Job { index, error }),
+            Ok(values) => {
+                state.remaining -= values.len();
+                state.pieces.push((first, values));
+                if state.remaining > 0 {
+                    return;
                 }
-                failure
+                let mut pieces = std::mem::take(&mut state.pieces);
+                pieces.sort_unstable_by_key(|(first, _)| *first);
+                let all = if pieces.len() == 1 {
+                    pieces.pop().map(|(_, values)| values).unwrap_or_default()
+                } else {
+                    let mut all = Vec::with_capacity(state.total);
+                    for (_, values) in pieces {
+                        all.extend(values);
+                    }
+                    all
+                };
+                Ok((self.finish)(all))
             }
-        };
-        let outcome = match failure {
-            Some((index, error)) => Err(PoolError::Job { index, error }),
-            None if state.remaining == 0 => {
-                let parts = std::mem::take(&mut state.parts);
-                Ok((self.finish)(
-                    parts.into_iter().map(|p| p.expect("all done")).collect(),
-                ))
-            }
-            None => return,
         };
         state.done = true;
         drop(state);
