@@ -336,3 +336,74 @@ fn a_process_the_student_leaks_is_killed_with_the_check() {
     });
     assert!(gone, "the leaked `sleep` (pid {pid}) is still running");
 }
+
+#[test]
+fn a_forkbomb_is_killed_with_the_check() {
+    // A student's job that keeps forking: a tree of shells, each starting two more
+    // (127 processes at depth 6) and then waiting, while the check fails. The
+    // verdict must arrive, name the cell, and leave none of them running.
+    let owner = if isolate::in_child() {
+        std::os::unix::process::parent_id()
+    } else {
+        std::process::id()
+    };
+    let marker = format!("RACECOURSE_FORKBOMB={owner}");
+    let env = marker.clone();
+    let r = isolate::cell(
+        "a_forkbomb_is_killed_with_the_check",
+        "forkbomb",
+        move || {
+            let (key, value) = env.split_once('=').expect("KEY=value");
+            let bomb = "f() { if [ \"$1\" -gt 0 ]; then f $(($1 - 1)) & f $(($1 - 1)) & fi; \
+                    exec sleep 300; }; f 6";
+            std::process::Command::new("sh")
+                .args(["-c", bomb])
+                .env(key, value)
+                .spawn()
+                .expect("sh starts");
+            // Fail once the tree has grown (the pool's map would fail or hang here).
+            while bomb_processes(&env).len() < 64 {
+                std::thread::yield_now();
+            }
+            panic!("the pool lost a task");
+        },
+    );
+    let (found, _) = r.expect_err("the check fails");
+    assert!(
+        found.violation.seen.contains("the pool lost a task"),
+        "the verdict quotes the failure: {:?}",
+        found.violation
+    );
+    // Killed with the cell's process group; init reaps them shortly after.
+    let gone = (0..500).any(|_| {
+        let left = bomb_processes(&marker);
+        if !left.is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        left.is_empty()
+    });
+    assert!(
+        gone,
+        "processes of the fork bomb are still running: {:?}",
+        bomb_processes(&marker)
+    );
+}
+
+/// The live (not zombie) processes whose environment holds `marker`.
+fn bomb_processes(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            !stat.is_empty()
+                && !stat.contains(") Z ")
+                && environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == marker.as_bytes())
+        })
+        .collect()
+}
