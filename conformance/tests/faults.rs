@@ -356,11 +356,13 @@ fn a_forkbomb_is_killed_with_the_check() {
             let (key, value) = env.split_once('=').expect("KEY=value");
             let bomb = "f() { if [ \"$1\" -gt 0 ]; then f $(($1 - 1)) & f $(($1 - 1)) & fi; \
                     exec sleep 300; }; f 6";
-            std::process::Command::new("sh")
+            let root = std::process::Command::new("sh")
                 .args(["-c", bomb])
                 .env(key, value)
                 .spawn()
                 .expect("sh starts");
+            // Never waited for: ending it is the harness's job.
+            std::mem::forget(root);
             // Fail once the tree has grown (the pool's map would fail or hang here).
             while bomb_processes(&env).len() < 64 {
                 std::thread::yield_now();
