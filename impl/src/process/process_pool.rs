@@ -693,3 +693,70 @@ impl<T: Send + 'static> AsyncResult<T> for Pending<T> {
         self.ready_now()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::job::encode;
+
+    fn gather(total: usize) -> (Gather<u64, Vec<u64>>, Arc<Slot<Vec<u64>>>) {
+        let slot = Arc::new(Slot::default());
+        let gather = Gather {
+            state: Mutex::new(GatherState {
+                pieces: Vec::new(),
+                remaining: total,
+                total,
+                done: false,
+                callbacks: Some(Callbacks::none()),
+            }),
+            slot: Arc::clone(&slot),
+            finish: |all| all,
+        };
+        (gather, slot)
+    }
+
+    /// The call's outcome, which `deliver` sets before it returns: taken without
+    /// waiting, so that a regression fails (`Timeout`) instead of hanging.
+    fn outcome(slot: &Slot<Vec<u64>>) -> Result<Vec<u64>, PoolError> {
+        slot.take(Some(Instant::now()))
+    }
+
+    #[test]
+    fn chunks_arriving_out_of_order_are_joined_in_input_order() {
+        let (gather, slot) = gather(5);
+        gather.deliver(3, 2, Ok(encode(&Outcomes::All(vec![30u64, 40]))));
+        assert!(matches!(*lock(&slot.state), SlotState::Pending));
+        gather.deliver(0, 3, Ok(encode(&Outcomes::All(vec![0u64, 10, 20]))));
+        assert_eq!(outcome(&slot), Ok(vec![0, 10, 20, 30, 40]));
+    }
+
+    #[test]
+    fn a_failed_item_fails_the_call_with_its_index() {
+        let (gather, slot) = gather(3);
+        let each: Vec<Result<u64, JobError>> = vec![Ok(1), Err(JobError::Failed("no".into()))];
+        gather.deliver(1, 2, Ok(encode(&Outcomes::Each(each))));
+        assert_eq!(
+            outcome(&slot),
+            Err(PoolError::Job {
+                index: 2,
+                error: JobError::Failed("no".into())
+            })
+        );
+    }
+
+    #[test]
+    fn a_reply_with_the_wrong_number_of_results_fails_the_call() {
+        let (gather, slot) = gather(3);
+        gather.deliver(0, 3, Ok(encode(&Outcomes::All(vec![1u64, 2]))));
+        match outcome(&slot) {
+            Err(PoolError::Job {
+                index: 0,
+                error: JobError::Lost(message),
+            }) => assert!(
+                message.contains("2 results for a chunk of 3 items"),
+                "{message}"
+            ),
+            other => panic!("expected a lost chunk, got {other:?}"),
+        }
+    }
+}
