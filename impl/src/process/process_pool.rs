@@ -699,7 +699,9 @@ mod tests {
     use super::*;
     use crate::process::job::encode;
 
-    fn gather(total: usize) -> (Gather<u64, Vec<u64>>, Arc<Slot<Vec<u64>>>) {
+    type Squares = Vec<u64>;
+
+    fn gather(total: usize) -> (Gather<u64, Squares>, Arc<Slot<Squares>>) {
         let slot = Arc::new(Slot::default());
         let gather = Gather {
             state: Mutex::new(GatherState {
