@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the reference implementations with cargo-mutants: each mutant
-# of the thread references (impl/src/thread/) and of the shared counter's process code
-# (impl/src/process/shm_counter.rs, shm.rs) must be caught by the conformance suites
+# of the thread references (impl/src/thread/) and of the shared counter's and shared
+# array's process code (impl/src/process/shm_counter.rs, shm_array.rs, shm.rs) must be
+# caught by the conformance suites
 # (racecourse's std, shuttle, loom and process suites) or, for the shared-memory
 # plumbing the suites only use correctly (a malformed token, a relock), by the process
 # machinery's own tests (racecourse-impl's unit tests and tests/process.rs).
@@ -32,6 +33,7 @@ cargo mutants \
   --file 'impl/src/thread/**/*.rs' \
   --file impl/src/process/shm_counter.rs \
   --file impl/src/process/shm.rs \
+  --file impl/src/process/shm_array.rs \
   --test-package racecourse,racecourse-impl \
   --baseline skip \
   --timeout 300 \

@@ -4,7 +4,7 @@
 //! shuttle, loom, or real processes), oracles judge the recorded history or outcome,
 //! and every failure becomes a [`report::Failure`] with a replay command. The
 //! [`registry`] lists the exercises; each has a suite module here (`shared_list`,
-//! `counter`, `queue`, `thread_local`, `score_board`, `shm_counter`) with its test macro, and its [`mutants`] and
+//! `counter`, `queue`, `thread_local`, `score_board`, `shm_counter`, `shm_array`, ...) with its test macro, and its [`mutants`] and
 //! [`must_pass`] implementations, which the [`kill_matrix`] holds the suites to.
 
 // Declares the `properties!` macro: first, so every exercise module can use it.
@@ -37,6 +37,7 @@ pub mod runner;
 pub mod score_board;
 pub mod semaphore;
 pub mod shared_list;
+pub mod shm_array;
 pub mod shm_counter;
 pub mod suite;
 pub mod thread_local;

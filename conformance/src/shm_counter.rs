@@ -221,7 +221,7 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
         }),
         implementation(
             "no_lock",
-            mutant(&["mutual_exclusion", "dead_holder"]),
+            mutant(&["total", "mutual_exclusion", "dead_holder"]),
             |p| check(&NO_LOCK, Property::named(p)),
         ),
         implementation("private_memory", mutant(&["total", "dead_holder"]), |p| {

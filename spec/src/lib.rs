@@ -53,5 +53,6 @@ pub mod rt;
 pub mod score_board;
 pub mod semaphore;
 pub mod shared_list;
+pub mod shm_array;
 pub mod shm_counter;
 pub mod thread_local;

@@ -19,4 +19,5 @@ pub mod rlock;
 pub mod score_board;
 pub mod semaphore;
 pub mod shared_list;
+pub mod shm_array;
 pub mod thread_local;

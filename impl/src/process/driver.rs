@@ -1,16 +1,19 @@
 //! Drivers that run an exercise's scenario on real processes, for the conformance
 //! suites.
 //!
-//! # E5, shared counter: [`run_shm_counter`]
-//! The parent creates the counter, spawns `processes` workers (spawn start method)
-//! that each attach by token and increment `increments` times under `with_lock`, waits
-//! for all of them while they make progress, and has one more worker attach and read
-//! the total (reading in a child keeps a student's `get` that hangs from hanging the
-//! harness).
+//! # E5, shared value and shared array: [`run_shm_counter`], [`run_shm_array`]
+//! Both are one driver, [`run_slots`], over [`Slots`]: integer slots under one lock
+//! that lives in shared memory (a shared value is one slot). The parent creates the
+//! slots, spawns `processes` workers (spawn start method) that each attach by token and
+//! make `increments` updates under the lock, waits for all of them while they make
+//! progress, and has one more worker attach and read every slot (reading in a child
+//! keeps a student's read that hangs from hanging the harness). What an update
+//! changes is the scenario's [`Work`]: one slot of the worker's own, slots shared with
+//! every other worker, or a transfer between two slots.
 //!
 //! A generic function cannot be looked up by name in a re-executed binary, so the
-//! worker body [`shm_counter_worker`] is registered once per concrete type, by the
-//! binary that runs the scenario (or a crate it links):
+//! worker body ([`shm_counter_worker`], [`shm_array_worker`]) is registered once per
+//! concrete type, by the binary that runs the scenario (or a crate it links):
 //!
 //! ```
 //! use std::time::Duration;
@@ -31,11 +34,11 @@
 //! A run has no deadline. Workers count *events* in the probe region (attached,
 //! announced, each critical section completed, the victim's last breath); once every
 //! worker has started, the parent fails the run only when no event happens for a whole
-//! [`stall`] window ([`TaskErrorKind::Stalled`]). A correct counter on a loaded machine
-//! is slow and keeps producing events; a lock whose waiters are never woken produces
-//! none. Starting is bounded apart ([`startup_limit`]): executing and mapping a fresh
-//! test binary can take seconds on a loaded machine, which says nothing about the
-//! implementation.
+//! [`stall`] window ([`TaskErrorKind::Stalled`]). A correct implementation on a loaded
+//! machine is slow and keeps producing events; a lock whose waiters are never woken
+//! produces none. Starting is bounded apart ([`startup_limit`]): executing and mapping
+//! a fresh test binary can take seconds on a loaded machine, which says nothing about
+//! the implementation.
 //!
 //! ## Detecting a missing lock deterministically: the rendezvous
 //! A second small shared region (the probe) counts the workers inside the closure
@@ -45,44 +48,58 @@
 //! [`Plan::Contend`] run with the rendezvous and two or more processes:
 //! 1. every worker but 0 waits until worker 0 is inside its first critical section,
 //!    then announces itself (the first to do so leaves its pid) and calls `with_lock`;
-//! 2. worker 0, inside its first critical section, waits for an announcement, then for
-//!    the announcer to enter too; it stops waiting once [`ENTER_WAIT`] has passed
+//! 2. worker 0, inside its first critical section, has read the slot it updates but
+//!    not yet written it back; it waits for an announcement, then for an announcer to
+//!    *complete* a critical section; it stops waiting once [`ENTER_WAIT`] has passed
 //!    *and* the announcer has shown that it is held at the lock: asleep (state `S` or
-//!    `D` in `/proc`) for a while, or burning CPU time (a spin lock).
+//!    `D` in `/proc`) for a while, or burning CPU time (a spin lock). Then it writes.
 //!
 //! With a working lock no one can enter, worker 0 leaves once the announcer is seen
 //! waiting, and `max_holders` stays 1. Without one, the announcer enters within
 //! microseconds of announcing; a scheduler that delays it leaves it *runnable*,
-//! neither asleep nor consuming CPU, so worker 0 keeps waiting and `max_holders`
-//! reaches 2 in every run, however loaded the machine. A lock that does not work
-//! across processes but blocks (`std::sync::Mutex` in shared memory) leaves the
-//! announcer asleep with no one to wake it: the run stalls. A correct run pays
-//! `ENTER_WAIT` once.
+//! neither asleep nor consuming CPU, so worker 0 keeps waiting: `max_holders` reaches
+//! 2, and, since every worker's first update is to slot 0 under [`Work::Stride`] (and
+//! to the one slot of a counter), worker 0 then writes back a value read before the
+//! announcer's update: an update is lost, in every run, however loaded the machine. A
+//! lock that does not work across processes but blocks (`std::sync::Mutex` in shared
+//! memory) leaves the announcer asleep with no one to wake it: the run stalls. A
+//! correct run pays `ENTER_WAIT` once.
+//!
+//! ## A torn snapshot: [`Plan::Snapshot`]
+//! The workers transfer ([`Work::Transfer`]: one slot down by 1, the next up by 1, so
+//! every slot's sum stays 0). Worker 0, inside its first transfer, has written the
+//! first slot and not the second; worker 1 waits for that, announces itself and calls
+//! `snapshot`, and worker 0 waits for the snapshot to return or for worker 1 to be seen
+//! held at the lock, as above. A snapshot taken under the lock waits and sees the
+//! whole transfer; one that reads without the lock returns at once with the half-done
+//! transfer in it (a sum of -1), in every run. Worker 1 then makes its own transfers
+//! and takes one more snapshot; every snapshot is returned to the parent.
 //!
 //! ## A holder that dies: [`Plan::DeadHolder`]
-//! Worker 0 completes `before` increments, then, inside its next critical section,
-//! marks the probe and kills itself with `SIGKILL`, still holding the lock. Worker 1
-//! (the recoverer) then takes the lock and holds a critical section that changes
-//! nothing, as worker 0 of the rendezvous does, while the other survivors announce
-//! themselves and take the lock for a critical section that changes nothing either:
-//! a lock that is given up, not held, by the process that recovers it lets a second
-//! survivor in. Once every survivor has left that section, the survivors increment
-//! one after another. The contract asks that
-//! the lock be recovered: the run must finish, no two survivors may be inside at once,
-//! and the total must be exactly `before + (processes - 1) * increments`. No survivor
-//! changes the count while another may hold a stale copy, so a counter that loses
-//! updates under contention (`read_before_lock`) loses none here: this plan judges
-//! recovery. A process-shared mutex that is not robust leaves the recoverer asleep
-//! forever: the run stalls.
+//! Worker 0 completes `before` updates, then, inside its next critical section, marks
+//! the probe and kills itself with `SIGKILL`, still holding the lock. Worker 1 (the
+//! recoverer) then takes the lock and holds a critical section that changes nothing,
+//! as worker 0 of the rendezvous does, while the other survivors announce themselves
+//! and take the lock for a critical section that changes nothing either: a lock that
+//! is given up, not held, by the process that recovers it lets a second survivor in.
+//! Once every survivor has left that section, the survivors update one after another.
+//! The contract asks that the lock be recovered: the run must finish, no two survivors
+//! may be inside at once, and every slot must hold exactly what the completed updates
+//! left. No survivor changes a slot while another may hold a stale copy, so an
+//! implementation that loses updates under contention (`read_before_lock`) loses none
+//! here: this plan judges recovery. A process-shared mutex that is not robust leaves
+//! the recoverer asleep forever: the run stalls.
 //!
-//! [`stall`]: ShmCounterScenario::stall
+//! [`stall`]: SlotsScenario::stall
 
+use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use racecourse_spec::shm_array::ShmArray;
 use racecourse_spec::shm_counter::ShmCounter;
 use serde::{Deserialize, Serialize};
 
@@ -105,19 +122,99 @@ pub fn startup_limit(stall: Duration) -> Duration {
     (stall * 6).max(Duration::from_secs(30))
 }
 
-/// The shm-counter worker task for counter type `C`; declare one with
-/// [`register_shm_counter_worker!`](crate::register_shm_counter_worker).
-pub struct ShmCounterWorker<C> {
-    task: Task,
-    _counter: PhantomData<fn() -> C>,
+/// What [`run_slots`] runs: integer slots under one lock in shared memory, as the
+/// shared value ([`AsCounter`], one slot) and the shared array ([`AsArray`]) offer them.
+pub trait Slots: Sized {
+    /// `n` slots at zero in a new shared region.
+    fn create(n: usize) -> io::Result<Self>;
+    /// Names the region for `attach`.
+    fn token(&self) -> String;
+    /// Attaches to the slots named by `token`, from any process.
+    fn attach(token: &str) -> io::Result<Self>;
+    /// Runs `f` on every slot under the cross-process lock.
+    fn with_slots<R>(&self, f: impl FnOnce(&mut [i64]) -> R) -> io::Result<R>;
+    /// The implementation's own copy of every slot (`get`, `snapshot`).
+    fn snapshot(&self) -> io::Result<Vec<i64>>;
 }
 
-impl<C> ShmCounterWorker<C> {
+/// A shared value seen as one slot.
+#[derive(Debug)]
+pub struct AsCounter<C>(C);
+
+impl<C: ShmCounter> Slots for AsCounter<C> {
+    fn create(_one: usize) -> io::Result<Self> {
+        C::create().map(AsCounter)
+    }
+
+    fn token(&self) -> String {
+        self.0.token()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        C::attach(token).map(AsCounter)
+    }
+
+    fn with_slots<R>(&self, f: impl FnOnce(&mut [i64]) -> R) -> io::Result<R> {
+        self.0.with_lock(|count| {
+            // The counts of a run stay far below i64::MAX.
+            let mut slot = [*count as i64];
+            let r = f(&mut slot);
+            *count = slot[0] as u64;
+            r
+        })
+    }
+
+    fn snapshot(&self) -> io::Result<Vec<i64>> {
+        Ok(vec![self.0.get()? as i64])
+    }
+}
+
+/// A shared array, as it is.
+#[derive(Debug)]
+pub struct AsArray<A>(A);
+
+impl<A: ShmArray> Slots for AsArray<A> {
+    fn create(n: usize) -> io::Result<Self> {
+        A::create(n).map(AsArray)
+    }
+
+    fn token(&self) -> String {
+        self.0.token()
+    }
+
+    fn attach(token: &str) -> io::Result<Self> {
+        A::attach(token).map(AsArray)
+    }
+
+    fn with_slots<R>(&self, f: impl FnOnce(&mut [i64]) -> R) -> io::Result<R> {
+        self.0.with_lock(f)
+    }
+
+    fn snapshot(&self) -> io::Result<Vec<i64>> {
+        self.0.snapshot()
+    }
+}
+
+/// The worker task [`run_slots`] needs for slots type `S`; declare one with
+/// [`register_shm_counter_worker!`](crate::register_shm_counter_worker) or
+/// [`register_shm_array_worker!`](crate::register_shm_array_worker).
+pub struct SlotsWorker<S> {
+    task: Task,
+    _slots: PhantomData<fn() -> S>,
+}
+
+/// The shm-counter worker task for counter type `C`.
+pub type ShmCounterWorker<C> = SlotsWorker<AsCounter<C>>;
+
+/// The shm-array worker task for array type `A`.
+pub type ShmArrayWorker<A> = SlotsWorker<AsArray<A>>;
+
+impl<S> SlotsWorker<S> {
     #[doc(hidden)]
     pub const fn __new(task: Task) -> Self {
         Self {
             task,
-            _counter: PhantomData,
+            _slots: PhantomData,
         }
     }
 
@@ -132,9 +229,9 @@ impl<C> ShmCounterWorker<C> {
     }
 }
 
-impl<C> std::fmt::Debug for ShmCounterWorker<C> {
+impl<S> std::fmt::Debug for SlotsWorker<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShmCounterWorker")
+        f.debug_struct("SlotsWorker")
             .field("task", &self.task.name())
             .finish()
     }
@@ -164,6 +261,27 @@ macro_rules! register_shm_counter_worker {
     };
 }
 
+/// Declares `static NAME: ShmArrayWorker<Type>`, the worker [`run_shm_array`] needs to
+/// run `Type` in worker processes; as
+/// [`register_shm_counter_worker!`](crate::register_shm_counter_worker), for a
+/// [`ShmArray`](racecourse_spec::shm_array::ShmArray).
+///
+/// [`run_shm_array`]: crate::process::driver::run_shm_array
+#[macro_export]
+macro_rules! register_shm_array_worker {
+    ($(#[$attr:meta])* $vis:vis static $name:ident : $ty:ty $(;)?) => {
+        $(#[$attr])*
+        $vis static $name: $crate::process::driver::ShmArrayWorker<$ty> =
+            $crate::process::driver::ShmArrayWorker::__new(
+                $crate::process::worker::Task::__new(
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!($name)),
+                    $crate::process::driver::shm_array_worker::<$ty>,
+                    $crate::__task_registration!($name.__task()),
+                ),
+            );
+    };
+}
+
 /// One run of the shared-counter scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShmCounterScenario {
@@ -178,22 +296,25 @@ pub struct ShmCounterScenario {
     pub plan: Plan,
 }
 
-/// How the workers of a [`ShmCounterScenario`] behave.
+/// How the workers of a scenario behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
-    /// All workers increment at once; with `rendezvous`, worker 0 holds its first
-    /// critical section until another worker is inside too or is seen held at the
-    /// lock.
+    /// All workers update at once; with `rendezvous`, worker 0 holds its first
+    /// critical section until another worker has completed one too or is seen held at
+    /// the lock.
     Contend {
         /// Whether to arrange the rendezvous (see the module docs).
         rendezvous: bool,
     },
-    /// Worker 0 increments `before` times and dies (`SIGKILL`) inside its next
-    /// critical section; the others then increment one after another.
+    /// Worker 0 updates `before` times and dies (`SIGKILL`) inside its next critical
+    /// section; the others then update one after another.
     DeadHolder {
-        /// Increments worker 0 completes before it dies.
+        /// Updates worker 0 completes before it dies.
         before: usize,
     },
+    /// Worker 1 snapshots while worker 0 is half-way through its first update (see the
+    /// module docs); the others update at once.
+    Snapshot,
 }
 
 impl ShmCounterScenario {
@@ -226,12 +347,117 @@ impl ShmCounterScenario {
 
     /// The total a correct counter reaches.
     pub fn expected_total(&self) -> u64 {
-        match self.plan {
-            Plan::Contend { .. } => (self.processes * self.increments) as u64,
-            Plan::DeadHolder { before } => {
-                (before + self.processes.saturating_sub(1) * self.increments) as u64
+        self.slots().expected()[0] as u64
+    }
+
+    /// The same run, as slots: one slot, each update adding 1 to it.
+    pub fn slots(&self) -> SlotsScenario {
+        SlotsScenario {
+            processes: self.processes,
+            increments: self.increments,
+            slots: 1,
+            work: Work::Own,
+            stall: self.stall,
+            plan: self.plan,
+        }
+    }
+}
+
+/// What each update of a [`SlotsScenario`] changes: update `k` of worker `i`, on `n`
+/// slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Work {
+    /// Adds 1 to slot `i % n`, the worker's own when `n >= processes`.
+    Own,
+    /// Adds 1 to slot `k * (i + 1) % n`: every worker's first update is to slot 0, and
+    /// with `n` a prime above the number of workers each one visits every slot.
+    Stride,
+    /// Moves 1 from slot `a = k * (i + 1) % n` to slot `(a + 1) % n`: the slots always
+    /// sum to 0 between critical sections.
+    Transfer,
+}
+
+impl Work {
+    /// Applies update `k` of worker `worker` to `slots`, calling `pause` half-way:
+    /// after reading the slot it increments (and before writing it back), or between
+    /// the two writes of a transfer. Reads and writes are volatile, so that they happen
+    /// where they are written, around `pause`, whatever the optimiser assumes of
+    /// `&mut`.
+    fn apply(self, worker: usize, k: usize, slots: &mut [i64], pause: impl FnOnce()) {
+        let n = slots.len();
+        if n == 0 {
+            pause();
+            return;
+        }
+        let read = |slots: &mut [i64], j: usize| {
+            // SAFETY: `j < n` (taken modulo `n` below); `&mut slots[j]` is a valid,
+            // aligned, exclusive place.
+            unsafe { std::ptr::read_volatile(&slots[j]) }
+        };
+        let write = |slots: &mut [i64], j: usize, v: i64| {
+            // SAFETY: as above.
+            unsafe { std::ptr::write_volatile(&mut slots[j], v) }
+        };
+        match self {
+            Work::Own | Work::Stride => {
+                let j = match self {
+                    Work::Own => worker % n,
+                    _ => k.wrapping_mul(worker + 1) % n,
+                };
+                let v = read(slots, j);
+                pause();
+                write(slots, j, v.wrapping_add(1));
+            }
+            Work::Transfer => {
+                let a = k.wrapping_mul(worker + 1) % n;
+                let b = (a + 1) % n;
+                let v = read(slots, a);
+                write(slots, a, v.wrapping_sub(1));
+                pause();
+                let v = read(slots, b);
+                write(slots, b, v.wrapping_add(1));
             }
         }
+    }
+}
+
+/// One run of a scenario on slots (a shared value or a shared array).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotsScenario {
+    /// How many worker processes update.
+    pub processes: usize,
+    /// How many updates each makes.
+    pub increments: usize,
+    /// How many slots the parent creates.
+    pub slots: usize,
+    /// What an update changes.
+    pub work: Work,
+    /// The run fails once no worker has made progress for this long (see the module
+    /// docs: slow is not stuck).
+    pub stall: Duration,
+    /// How the workers behave.
+    pub plan: Plan,
+}
+
+impl SlotsScenario {
+    /// How many updates worker `index` completes.
+    fn updates_of(&self, index: usize) -> usize {
+        match self.plan {
+            Plan::DeadHolder { before } if index == 0 => before,
+            _ => self.increments,
+        }
+    }
+
+    /// What every slot holds after a correct run: the completed updates applied to
+    /// zeros (their order does not change the sums).
+    pub fn expected(&self) -> Vec<i64> {
+        let mut slots = vec![0; self.slots];
+        for worker in 0..self.processes {
+            for k in 0..self.updates_of(worker) {
+                self.work.apply(worker, k, &mut slots, || {});
+            }
+        }
+        slots
     }
 }
 
@@ -248,40 +474,64 @@ pub struct ShmCounterOutcome {
     pub max_holders: u32,
 }
 
+/// What a run of a [`SlotsScenario`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotsOutcome {
+    /// Every slot, read after every worker finished (by `snapshot` in a
+    /// [`Plan::Snapshot`] run, under `with_lock` otherwise); [`expected`] if no update
+    /// was lost.
+    ///
+    /// [`expected`]: SlotsScenario::expected
+    pub slots: Vec<i64>,
+    /// The most workers seen inside `with_lock`'s closure at once; 1 under a working
+    /// lock.
+    pub max_holders: u32,
+    /// The snapshots worker 1 took in a [`Plan::Snapshot`] run: the first while
+    /// worker 0 was half-way through a transfer, the last after its own transfers.
+    pub snapshots: Vec<Vec<i64>>,
+}
+
 /// What a worker does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Role {
-    /// Increments.
+    /// Updates.
     Plain,
     /// Worker 0 of the rendezvous: holds its first critical section (module docs).
     Holder,
     /// Another worker of the rendezvous: announces itself once worker 0 is inside.
     Announcer,
-    /// Increments `before` times, then dies inside its next critical section.
+    /// Worker 1 of a snapshot run: once worker 0 is half-way through its first
+    /// update, announces itself and snapshots; then updates and snapshots again.
+    Snapshotter,
+    /// Updates `before` times, then dies inside its next critical section.
     Victim { before: usize },
     /// The first survivor: once the victim is dead, takes the lock (recovering it) and
-    /// holds a critical section that changes nothing until another survivor is inside
-    /// too or is seen held at the lock; then, once the `others` survivors have left
-    /// their own probe sections, increments.
+    /// holds a critical section that changes nothing until another survivor has
+    /// completed one too or is seen held at the lock; then, once the `others` survivors
+    /// have left their own probe sections, updates.
     Recoverer { others: u32 },
     /// Another survivor: once the recoverer holds the recovered lock, announces itself
     /// and takes the lock for a critical section that changes nothing; then waits for
-    /// `turn` survivors before it to finish, and increments.
+    /// `turn` survivors before it to finish, and updates.
     Survivor { turn: u32 },
 }
 
 /// What a worker is asked to do.
 #[derive(Debug, Serialize, Deserialize)]
 enum Job {
-    /// Increment `increments` times in `role`.
-    Increment {
+    /// Make `increments` updates of `work` on `slots` slots, as worker `index`, in
+    /// `role`.
+    Update {
         token: String,
         probe: String,
         role: Role,
+        index: usize,
+        slots: usize,
+        work: Work,
         increments: usize,
     },
-    /// Read the count.
-    Read { token: String },
+    /// Read every slot (with `snapshot`, or under `with_lock`).
+    Read { token: String, snapshot: bool },
 }
 
 /// The probe region: who is inside a critical section, the rendezvous, and progress.
@@ -300,14 +550,16 @@ struct Probe {
     announcer: AtomicU32,
     /// The victim is inside its fatal critical section (1) or not yet (0).
     dying: AtomicU32,
-    /// Survivors that have finished their increments.
+    /// Survivors that have finished their updates.
     survived: AtomicU32,
     /// Survivors other than the recoverer that have left their probe section.
     probed: AtomicU32,
-    /// Progress: every attach, announcement, completed critical section and death.
-    events: AtomicU64,
+    /// Critical sections (and snapshots) that announced workers completed.
+    passed: AtomicU32,
     /// Workers that have attached (started their work).
     attached: AtomicU32,
+    /// Progress: every attach, announcement, completed critical section and death.
+    events: AtomicU64,
 }
 
 impl Probe {
@@ -331,6 +583,18 @@ impl Probe {
 
     fn event(&self) {
         self.events.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Records this process as the announcer if it is the first, and counts it.
+    fn announce(&self) {
+        let _ = self.announcer.compare_exchange(
+            0,
+            std::process::id(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        self.announced.fetch_add(1, Ordering::SeqCst);
+        self.event();
     }
 }
 
@@ -368,10 +632,11 @@ fn sched(pid: u32) -> Option<(char, Duration)> {
     Some((state, Duration::from_millis(ticks * 1000 / hz)))
 }
 
-/// Worker 0, inside its first critical section, after an announcement: waits until a
-/// second worker is inside, or until `ENTER_WAIT` has passed and the announcer is seen
-/// held at the lock (asleep for `HELD_EVIDENCE`, or `HELD_EVIDENCE` of CPU time since
-/// now), or the announcer is gone.
+/// Worker 0 (or the recoverer), inside its critical section, after an announcement:
+/// waits until an announced worker has completed a critical section (or a snapshot),
+/// or until `ENTER_WAIT` has passed and the announcer is seen held at the lock (asleep
+/// for `HELD_EVIDENCE`, or `HELD_EVIDENCE` of CPU time since now), or the announcer is
+/// gone.
 fn wait_for_entry(probe: &Probe) {
     let start = Instant::now();
     let announcer = probe.announcer.load(Ordering::SeqCst);
@@ -380,7 +645,7 @@ fn wait_for_entry(probe: &Probe) {
     };
     let asleep_since = std::cell::Cell::new(None::<Instant>);
     wait_for(|| {
-        if probe.inside.load(Ordering::SeqCst) > 1 {
+        if probe.passed.load(Ordering::SeqCst) > 0 {
             return true;
         }
         let Some((state, cpu)) = sched(announcer) else {
@@ -401,6 +666,15 @@ fn wait_for_entry(probe: &Probe) {
     });
 }
 
+/// Worker 0 inside its first critical section: says so, waits for an announcement,
+/// then for the announcer (see [`wait_for_entry`]).
+fn hold(probe: &Probe) {
+    probe.first.store(1, Ordering::SeqCst);
+    if wait_for(|| probe.announced.load(Ordering::SeqCst) > 0) {
+        wait_for_entry(probe);
+    }
+}
+
 fn attach_probe(token: &str) -> Result<SharedMemory, String> {
     let shm = SharedMemory::attach(token).map_err(|e| format!("attaching the probe: {e}"))?;
     if shm.len() < std::mem::size_of::<Probe>() {
@@ -409,84 +683,148 @@ fn attach_probe(token: &str) -> Result<SharedMemory, String> {
     Ok(shm)
 }
 
-/// One increment through `with_lock`, counted by the probe.
-fn increment<C: ShmCounter>(counter: &C, probe: &Probe) -> Result<(), String> {
-    counter
-        .with_lock(|n| {
-            probe.enter();
-            *n += 1;
-            probe.leave();
-        })
-        .map_err(|e| format!("with_lock(): {e}"))?;
-    probe.event();
-    Ok(())
+/// A worker's view of its job: its slots, what it changes, and the probe.
+struct Updater<'a, S> {
+    slots: &'a S,
+    probe: &'a Probe,
+    index: usize,
+    n: usize,
+    work: Work,
+}
+
+impl<S: Slots> Updater<'_, S> {
+    /// Runs `f` under `with_lock`, counted by the probe, after checking that it got
+    /// the slots the array has.
+    fn locked(&self, f: impl FnOnce(&mut [i64])) -> Result<(), String> {
+        let n = self.n;
+        let probe = self.probe;
+        self.slots
+            .with_slots(|slots| {
+                if slots.len() != n {
+                    return Err(format!(
+                        "with_lock gave the closure {} slots, but the array was created with {n}",
+                        slots.len()
+                    ));
+                }
+                probe.enter();
+                f(slots);
+                probe.leave();
+                Ok(())
+            })
+            .map_err(|e| format!("with_lock(): {e}"))??;
+        probe.event();
+        Ok(())
+    }
+
+    /// Update `k`, as an ordinary critical section; `announced` workers count it in
+    /// `passed`.
+    fn update(&self, k: usize, announced: bool) -> Result<(), String> {
+        self.locked(|slots| self.work.apply(self.index, k, slots, || {}))?;
+        if announced {
+            self.probe.passed.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Updates `range`.
+    fn updates(&self, range: std::ops::Range<usize>, announced: bool) -> Result<(), String> {
+        for k in range {
+            self.update(k, announced)?;
+        }
+        Ok(())
+    }
+
+    /// A critical section that changes nothing.
+    fn probe_section(&self, inside: impl FnOnce()) -> Result<(), String> {
+        self.locked(|_| inside())
+    }
 }
 
 /// The worker body of [`run_shm_counter`] for counter type `C`, a task function:
 /// register it per type with
 /// [`register_shm_counter_worker!`](crate::register_shm_counter_worker).
 pub fn shm_counter_worker<C: ShmCounter>(args: &[u8]) -> Result<Vec<u8>, String> {
+    slots_worker::<AsCounter<C>>(args)
+}
+
+/// The worker body of [`run_shm_array`] for array type `A`, a task function: register
+/// it per type with [`register_shm_array_worker!`](crate::register_shm_array_worker).
+pub fn shm_array_worker<A: ShmArray>(args: &[u8]) -> Result<Vec<u8>, String> {
+    slots_worker::<AsArray<A>>(args)
+}
+
+/// The worker body of [`run_slots`] for slots type `S`.
+fn slots_worker<S: Slots>(args: &[u8]) -> Result<Vec<u8>, String> {
     let job: Job = serde_json::from_slice(args).map_err(|e| format!("bad job: {e}"))?;
-    let (token, probe, role, increments) = match job {
-        Job::Read { token } => {
-            let counter = C::attach(&token).map_err(|e| format!("attach({token:?}): {e}"))?;
-            let total = counter.get().map_err(|e| format!("get(): {e}"))?;
-            return serde_json::to_vec(&total).map_err(|e| e.to_string());
+    let (token, probe, role, index, n, work, increments) = match job {
+        Job::Read { token, snapshot } => {
+            let slots = S::attach(&token).map_err(|e| format!("attach({token:?}): {e}"))?;
+            let values = if snapshot {
+                slots.snapshot().map_err(|e| format!("snapshot(): {e}"))?
+            } else {
+                slots
+                    .with_slots(|s| s.to_vec())
+                    .map_err(|e| format!("with_lock(): {e}"))?
+            };
+            return serde_json::to_vec(&values).map_err(|e| e.to_string());
         }
-        Job::Increment {
+        Job::Update {
             token,
             probe,
             role,
+            index,
+            slots,
+            work,
             increments,
-        } => (token, probe, role, increments),
+        } => (token, probe, role, index, slots, work, increments),
     };
-    let counter = C::attach(&token).map_err(|e| format!("attach({token:?}): {e}"))?;
+    let slots = S::attach(&token).map_err(|e| format!("attach({token:?}): {e}"))?;
     let probe_shm = attach_probe(&probe)?;
     // SAFETY: `attach_probe` checked the size.
     let probe = unsafe { Probe::of(&probe_shm) };
     probe.attached.fetch_add(1, Ordering::SeqCst);
     probe.event();
+    let me = Updater {
+        slots: &slots,
+        probe,
+        index,
+        n,
+        work,
+    };
     let gone = || "the parent went away".to_owned();
     match role {
-        Role::Plain => {}
+        Role::Plain => me.updates(0..increments, false)?,
         Role::Announcer => {
             if !wait_for(|| probe.first.load(Ordering::SeqCst) != 0) {
                 return Err(gone());
             }
-            let _ = probe.announcer.compare_exchange(
-                0,
-                std::process::id(),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            );
-            probe.announced.fetch_add(1, Ordering::SeqCst);
-            probe.event();
+            probe.announce();
+            me.updates(0..increments, true)?;
         }
         Role::Holder => {
-            counter
-                .with_lock(|n| {
-                    probe.enter();
-                    probe.first.store(1, Ordering::SeqCst);
-                    if wait_for(|| probe.announced.load(Ordering::SeqCst) > 0) {
-                        wait_for_entry(probe);
-                    }
-                    *n += 1;
-                    probe.leave();
-                    probe.first.store(2, Ordering::SeqCst);
-                })
-                .map_err(|e| format!("with_lock(): {e}"))?;
-            probe.event();
-            for _ in 1..increments {
-                increment(&counter, probe)?;
+            me.locked(|slots| work.apply(index, 0, slots, || hold(probe)))?;
+            probe.first.store(2, Ordering::SeqCst);
+            me.updates(1..increments, false)?;
+        }
+        Role::Snapshotter => {
+            if !wait_for(|| probe.first.load(Ordering::SeqCst) != 0) {
+                return Err(gone());
             }
-            return Ok(Vec::new());
+            probe.announce();
+            let mut taken = vec![slots.snapshot().map_err(|e| format!("snapshot(): {e}"))?];
+            probe.passed.fetch_add(1, Ordering::SeqCst);
+            probe.event();
+            me.updates(0..increments, false)?;
+            taken.push(slots.snapshot().map_err(|e| format!("snapshot(): {e}"))?);
+            probe.event();
+            return serde_json::to_vec(&taken).map_err(|e| e.to_string());
         }
         Role::Victim { before } => {
-            for _ in 0..before {
-                increment(&counter, probe)?;
-            }
-            counter
-                .with_lock(|_| {
+            me.updates(0..before, false)?;
+            // Not counted as inside: the victim never leaves, and the survivors'
+            // exclusion is what the probe then judges.
+            slots
+                .with_slots(|_| {
                     probe.dying.store(1, Ordering::SeqCst);
                     probe.event();
                     // SAFETY: kill with our own pid and SIGKILL only ends this
@@ -503,28 +841,16 @@ pub fn shm_counter_worker<C: ShmCounter>(args: &[u8]) -> Result<Vec<u8>, String>
             if !wait_for(|| probe.dying.load(Ordering::SeqCst) == 1) {
                 return Err(gone());
             }
-            counter
-                .with_lock(|_| {
-                    probe.enter();
-                    probe.first.store(1, Ordering::SeqCst);
-                    if wait_for(|| probe.announced.load(Ordering::SeqCst) > 0) {
-                        wait_for_entry(probe);
-                    }
-                    probe.leave();
-                    probe.first.store(2, Ordering::SeqCst);
-                })
-                .map_err(|e| format!("with_lock() after the holder died: {e}"))?;
-            probe.event();
-            // Nobody changes the count while a survivor may hold a stale copy of it.
+            me.probe_section(|| hold(probe))
+                .map_err(|e| format!("after the holder died, {e}"))?;
+            probe.first.store(2, Ordering::SeqCst);
+            // Nobody changes a slot while a survivor may hold a stale copy of it.
             if !wait_for(|| probe.probed.load(Ordering::SeqCst) == others) {
                 return Err(gone());
             }
-            for _ in 0..increments {
-                increment(&counter, probe)?;
-            }
+            me.updates(0..increments, false)?;
             probe.survived.fetch_add(1, Ordering::SeqCst);
             probe.event();
-            return Ok(Vec::new());
         }
         Role::Survivor { turn } => {
             let recovering = wait_for(|| {
@@ -533,41 +859,25 @@ pub fn shm_counter_worker<C: ShmCounter>(args: &[u8]) -> Result<Vec<u8>, String>
             if !recovering {
                 return Err(gone());
             }
-            let _ = probe.announcer.compare_exchange(
-                0,
-                std::process::id(),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            );
-            probe.announced.fetch_add(1, Ordering::SeqCst);
-            probe.event();
-            counter
-                .with_lock(|_| {
-                    probe.enter();
-                    probe.leave();
-                })
-                .map_err(|e| format!("with_lock() after the holder died: {e}"))?;
+            probe.announce();
+            me.probe_section(|| {})
+                .map_err(|e| format!("after the holder died, {e}"))?;
+            probe.passed.fetch_add(1, Ordering::SeqCst);
             probe.probed.fetch_add(1, Ordering::SeqCst);
             probe.event();
             if !wait_for(|| probe.survived.load(Ordering::SeqCst) == turn) {
                 return Err(gone());
             }
-            for _ in 0..increments {
-                increment(&counter, probe)?;
-            }
+            me.updates(0..increments, false)?;
             probe.survived.fetch_add(1, Ordering::SeqCst);
             probe.event();
-            return Ok(Vec::new());
         }
-    }
-    for _ in 0..increments {
-        increment(&counter, probe)?;
     }
     Ok(Vec::new())
 }
 
 /// Runs `f` (student code, in this process) and turns a panic into a [`TaskError`].
-fn guarded<R>(what: &str, f: impl FnOnce() -> std::io::Result<R>) -> Result<R, TaskError> {
+fn guarded<R>(what: &str, f: impl FnOnce() -> io::Result<R>) -> Result<R, TaskError> {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(TaskError::failed(format!("{what}: {e}"))),
@@ -579,17 +889,23 @@ fn guarded<R>(what: &str, f: impl FnOnce() -> std::io::Result<R>) -> Result<R, T
 }
 
 /// The role of worker `index` in `scenario`.
-fn role(scenario: &ShmCounterScenario, index: usize) -> Role {
+fn role(scenario: &SlotsScenario, index: usize) -> Role {
+    // Worker 0 must have a critical section to hold, and someone to wait for.
+    let rendezvous = scenario.processes > 1 && scenario.increments > 0;
     match scenario.plan {
-        // Worker 0 must have a critical section to hold, and someone to wait for.
-        Plan::Contend { rendezvous: true } if scenario.processes > 1 && scenario.increments > 0 => {
+        Plan::Contend { rendezvous: true } if rendezvous => {
             if index == 0 {
                 Role::Holder
             } else {
                 Role::Announcer
             }
         }
-        Plan::Contend { .. } => Role::Plain,
+        Plan::Snapshot if rendezvous => match index {
+            0 => Role::Holder,
+            1 => Role::Snapshotter,
+            _ => Role::Plain,
+        },
+        Plan::Contend { .. } | Plan::Snapshot => Role::Plain,
         Plan::DeadHolder { before } if index == 0 => Role::Victim { before },
         Plan::DeadHolder { .. } if index == 1 => Role::Recoverer {
             others: scenario.processes.saturating_sub(2) as u32,
@@ -601,49 +917,80 @@ fn role(scenario: &ShmCounterScenario, index: usize) -> Role {
 }
 
 /// Whether worker `index` ended as `scenario` expects: the victim of a dead-holder run
-/// must die by `SIGKILL`; everyone else must return.
+/// must die by `SIGKILL`; everyone else must return. Gives what a snapshotter
+/// returned.
 fn judge_exit(
-    scenario: &ShmCounterScenario,
+    scenario: &SlotsScenario,
     index: usize,
     result: Result<Vec<u8>, TaskError>,
-) -> Result<(), TaskError> {
+    task: &Task,
+) -> Result<Vec<Vec<i64>>, TaskError> {
     match (role(scenario, index), result) {
         (Role::Victim { .. }, Err(e))
             if e.kind() == TaskErrorKind::Crashed
                 && e.status() == Some(ChildStatus::Signaled(libc::SIGKILL)) =>
         {
-            Ok(())
+            Ok(Vec::new())
         }
         (Role::Victim { .. }, Ok(_)) => Err(TaskError::failed(
             "worker 0 was to die inside with_lock, but with_lock returned without running its closure",
         )),
-        (_, Ok(_)) => Ok(()),
+        (Role::Snapshotter, Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| {
+            TaskError::harness("decoding the snapshots", Some(e.into())).with_task(task.name())
+        }),
+        (_, Ok(_)) => Ok(Vec::new()),
         (_, Err(e)) => Err(e),
     }
 }
 
 /// Runs the shared-counter scenario for `C` (see the module docs); returns the total
-/// and the most simultaneous holders seen.
-///
-/// Errors: the first worker (in the order they end) that fails, panics or crashes
-/// gives that error, and the others are killed at once; a run in which no worker makes
-/// progress for [`stall`](ShmCounterScenario::stall) gives
-/// [`TaskErrorKind::Stalled`]. Every worker's process group is killed before this
-/// returns, whatever happened. While events happen, this process beats its own
-/// [`heartbeat`], so a supervisor watching it sees the progress too.
-///
-/// `create`, `token` and the counter's `drop` run in this process, under
-/// `catch_unwind`: a panic there is reported, not propagated; a `create` that never
-/// returns is not guarded against (the token must name a process that outlives the
-/// workers, and this one does).
+/// and the most simultaneous holders seen. Errors as [`run_slots`].
 pub fn run_shm_counter<C: ShmCounter>(
     worker: &'static ShmCounterWorker<C>,
     scenario: &ShmCounterScenario,
 ) -> Result<ShmCounterOutcome, TaskError> {
+    let outcome = run_slots(worker, &scenario.slots())?;
+    let total = match outcome.slots[..] {
+        [count] => count as u64,
+        _ => unreachable!("a counter is read as one slot"),
+    };
+    Ok(ShmCounterOutcome {
+        total,
+        max_holders: outcome.max_holders,
+    })
+}
+
+/// Runs `scenario` on the shared array type `A` (see the module docs). Errors as
+/// [`run_slots`].
+pub fn run_shm_array<A: ShmArray>(
+    worker: &'static ShmArrayWorker<A>,
+    scenario: &SlotsScenario,
+) -> Result<SlotsOutcome, TaskError> {
+    run_slots(worker, scenario)
+}
+
+/// Runs `scenario` on slots type `S` (see the module docs); returns every slot, the
+/// most simultaneous holders seen and the snapshots taken.
+///
+/// Errors: the first worker (in the order they end) that fails, panics or crashes
+/// gives that error, and the others are killed at once; a run in which no worker makes
+/// progress for [`stall`](SlotsScenario::stall) gives [`TaskErrorKind::Stalled`]. Every
+/// worker's process group is killed before this returns, whatever happened. While
+/// events happen, this process beats its own [`heartbeat`], so a supervisor watching
+/// it sees the progress too.
+///
+/// `create`, `token` and the slots' `drop` run in this process, under `catch_unwind`:
+/// a panic there is reported, not propagated; a `create` that never returns is not
+/// guarded against (the token must name a process that outlives the workers, and this
+/// one does).
+pub fn run_slots<S: Slots>(
+    worker: &'static SlotsWorker<S>,
+    scenario: &SlotsScenario,
+) -> Result<SlotsOutcome, TaskError> {
     let task = worker.task();
-    let owner = QuietDrop(Some(guarded("create()", C::create)?));
-    let counter = owner.0.as_ref().expect("just set");
-    let token = guarded("token()", || Ok(counter.token()))?;
+    let owner = QuietDrop(Some(guarded("create()", || S::create(scenario.slots))?));
+    let slots = owner.0.as_ref().expect("just set");
+    let token = guarded("token()", || Ok(slots.token()))?;
     let probe_shm = SharedMemory::create(std::mem::size_of::<Probe>())
         .map_err(|e| TaskError::harness("creating the probe region", Some(e)))?;
     // SAFETY: the region was made for a Probe; zero-filled is valid.
@@ -651,10 +998,13 @@ pub fn run_shm_counter<C: ShmCounter>(
 
     let mut workers: Vec<Option<Worker>> = Vec::with_capacity(scenario.processes);
     for index in 0..scenario.processes {
-        let job = Job::Increment {
+        let job = Job::Update {
             token: token.clone(),
             probe: probe_shm.token().to_owned(),
             role: role(scenario, index),
+            index,
+            slots: scenario.slots,
+            work: scenario.work,
             increments: scenario.increments,
         };
         let args = serde_json::to_vec(&job).expect("a job always serializes");
@@ -672,11 +1022,17 @@ pub fn run_shm_counter<C: ShmCounter>(
     let spawned_at = Instant::now();
     let mut events = probe.events.load(Ordering::SeqCst);
     let mut moved_at = Instant::now();
+    let mut snapshots = Vec::new();
     while workers.iter().any(Option::is_some) {
         for (index, slot) in workers.iter_mut().enumerate() {
             if slot.as_ref().is_some_and(Worker::has_exited) {
                 let w = slot.take().expect("checked above");
-                judge_exit(scenario, index, w.finish(Instant::now()).result)?;
+                snapshots.extend(judge_exit(
+                    scenario,
+                    index,
+                    w.finish(Instant::now()).result,
+                    task,
+                )?);
             }
         }
         let now_events = probe.events.load(Ordering::SeqCst);
@@ -697,7 +1053,11 @@ pub fn run_shm_counter<C: ShmCounter>(
     }
 
     // The reader's one call is its start-up and its work: bounded like a start-up.
-    let read = serde_json::to_vec(&Job::Read { token }).expect("a job always serializes");
+    let read = Job::Read {
+        token,
+        snapshot: scenario.plan == Plan::Snapshot,
+    };
+    let read = serde_json::to_vec(&read).expect("a job always serializes");
     let bytes = worker::spawn(task, &read)?
         .wait_until(Instant::now() + startup)
         .map_err(|e| match e.kind() {
@@ -705,20 +1065,24 @@ pub fn run_shm_counter<C: ShmCounter>(
             _ => e,
         })?;
     heartbeat::beat();
-    let total: u64 = serde_json::from_slice(&bytes).map_err(|e| {
-        TaskError::harness("decoding the total", Some(e.into())).with_task(task.name())
+    let values: Vec<i64> = serde_json::from_slice(&bytes).map_err(|e| {
+        TaskError::harness("decoding the slots", Some(e.into())).with_task(task.name())
     })?;
     let max_holders = probe.max_inside.load(Ordering::SeqCst);
-    Ok(ShmCounterOutcome { total, max_holders })
+    Ok(SlotsOutcome {
+        slots: values,
+        max_holders,
+        snapshots,
+    })
 }
 
-/// Drops the student's counter under `catch_unwind`, after every worker is gone
-/// (locals drop in reverse order, so the workers go first on every path).
-struct QuietDrop<C>(Option<C>);
+/// Drops the student's slots under `catch_unwind`, after every worker is gone (locals
+/// drop in reverse order, so the workers go first on every path).
+struct QuietDrop<S>(Option<S>);
 
-impl<C> Drop for QuietDrop<C> {
+impl<S> Drop for QuietDrop<S> {
     fn drop(&mut self) {
-        let counter = self.0.take();
-        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(counter)));
+        let slots = self.0.take();
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(slots)));
     }
 }

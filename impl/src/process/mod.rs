@@ -11,10 +11,11 @@
 //! - [`worker`]: the spawn start method: a registered task runs in a fresh execution
 //!   of the current binary, routed there by an ELF constructor before `main`;
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
-//!   ([`shm::RobustMutex`]);
-//! - [`shm_counter`]: the E5 reference, [`shm_counter::RobustLocked`];
+//!   ([`shm::RobustMutex`]), and both in one region ([`shm::LockedRegion`]);
+//! - [`shm_counter`]: the E5 shared value reference, [`shm_counter::RobustLocked`];
+//! - [`shm_array`]: the E5 shared array reference, [`shm_array::RobustArray`];
 //! - [`driver`]: the scenario runs the conformance suites call
-//!   ([`driver::run_shm_counter`]);
+//!   ([`driver::run_shm_counter`], [`driver::run_shm_array`]);
 //! - [`mutants`]: wrong shared counters the suites must reject;
 //! - [`must_pass`]: correct but unusual shared counters the suites must accept.
 //!
@@ -33,6 +34,7 @@ pub mod mutants;
 pub mod process_pool;
 pub mod serve;
 pub mod shm;
+pub mod shm_array;
 pub mod shm_counter;
 pub mod worker;
 

@@ -14,6 +14,7 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
@@ -293,6 +294,189 @@ impl Drop for RobustGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: this thread holds the lock (the guard is !Send and made by `lock`).
         unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
+    }
+}
+
+/// A word type a [`LockedRegion`] may hold: eight bytes, every bit pattern (zero
+/// included) a valid value, so fresh zero-filled memory and another process's writes
+/// are always valid.
+pub trait Word: Copy + sealed::Sealed {}
+
+impl Word for u64 {}
+impl Word for i64 {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u64 {}
+    impl Sealed for i64 {}
+}
+
+/// What a [`LockedRegion`] starts with; the words follow it.
+#[repr(C)]
+struct Header {
+    /// Guards the words and `recoveries`.
+    lock: RobustMutex,
+    /// How often a locker recovered `lock` from a holder that died. Guarded by `lock`.
+    recoveries: UnsafeCell<u64>,
+    /// The number of words after the header; written before `magic`, never changed.
+    words: AtomicU64,
+    /// The kind's magic number once `lock` is initialised; zero before.
+    magic: AtomicU64,
+}
+
+// The words follow the header, so its size must keep them 8-aligned.
+const _: () = assert!(std::mem::size_of::<Header>().is_multiple_of(8));
+
+/// `n` words and one [`RobustMutex`] guarding all of them, in one [`SharedMemory`]
+/// region: the memory and the lock of the shared value
+/// ([`RobustLocked`](super::shm_counter::RobustLocked), one word) and of the shared
+/// array ([`RobustArray`](super::shm_array::RobustArray), `n` words).
+///
+/// A holder that dies inside [`with_lock`](Self::with_lock) leaves the words as it
+/// left them; the next locker recovers the lock and counts the recovery
+/// ([`recoveries`](Self::recoveries)).
+///
+/// # Layout
+/// A [`Header`]-sized prefix (the mutex, the recovery count, the number of words and a
+/// magic number naming the kind of region, written last by `create`), then the words.
+/// `attach` checks the magic (so a token that names another memfd, or another kind of
+/// region, is refused) and that the region holds the words the header announces.
+pub struct LockedRegion<T: Word> {
+    shm: SharedMemory,
+    words: usize,
+    _words: PhantomData<T>,
+}
+
+impl<T: Word> std::fmt::Debug for LockedRegion<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockedRegion")
+            .field("token", &self.shm.token())
+            .field("words", &self.words)
+            .finish()
+    }
+}
+
+impl<T: Word> LockedRegion<T> {
+    /// The region's size for `words` words, or an error if it overflows.
+    fn size(words: usize) -> io::Result<usize> {
+        words
+            .checked_mul(std::mem::size_of::<T>())
+            .and_then(|n| n.checked_add(std::mem::size_of::<Header>()))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{words} words do not fit in a shared region; ask for fewer"),
+                )
+            })
+    }
+
+    /// `words` zeroed words under an unlocked robust mutex, in a new region marked
+    /// with `magic` (non-zero: it tells `attach` which kind of region this is).
+    pub fn create(magic: u64, words: usize) -> io::Result<Self> {
+        assert_ne!(magic, 0, "a region's magic number must not be zero");
+        let shm = SharedMemory::create(Self::size(words)?)?;
+        let header = shm.as_ptr().cast::<Header>();
+        // SAFETY: the fresh region is zero-filled (valid recoveries, words, magic and
+        // words after the header), page-aligned and large enough for the header and
+        // the words; no one else can know its token yet, so initialising the mutex in
+        // place races with nothing. `magic` is stored last, with Release, so an
+        // attacher that reads it (Acquire) sees the mutex and `words` initialised.
+        unsafe {
+            RobustMutex::init(std::ptr::addr_of_mut!((*header).lock))?;
+            (*header).words.store(words as u64, Ordering::Relaxed);
+            (*header).magic.store(magic, Ordering::Release);
+        }
+        Ok(Self {
+            shm,
+            words,
+            _words: PhantomData,
+        })
+    }
+
+    /// Maps the region named by `token`, which `create(magic, _)` made; `what` names
+    /// the kind in errors ("a shared counter").
+    pub fn attach(token: &str, magic: u64, what: &str) -> io::Result<Self> {
+        let shm = SharedMemory::attach(token)?;
+        let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+        if shm.len() < std::mem::size_of::<Header>() {
+            return Err(invalid(format!(
+                "`{token}` names a region too small for {what}"
+            )));
+        }
+        // SAFETY: the region is page-aligned and holds at least a header, whose fields
+        // are atomics, the mutex and an UnsafeCell: reading the atomics is sound
+        // whatever another process writes.
+        let header = unsafe { &*shm.as_ptr().cast::<Header>() };
+        if header.magic.load(Ordering::Acquire) != magic {
+            return Err(invalid(format!("`{token}` does not name {what}")));
+        }
+        let words = usize::try_from(header.words.load(Ordering::Relaxed))
+            .map_err(|_| invalid(format!("`{token}` announces more words than fit here")))?;
+        if Self::size(words)? > shm.len() {
+            return Err(invalid(format!(
+                "`{token}` names a region too small for {what} of {words} slots"
+            )));
+        }
+        Ok(Self {
+            shm,
+            words,
+            _words: PhantomData,
+        })
+    }
+
+    /// Names the region for [`attach`](Self::attach), valid while this handle lives.
+    pub fn token(&self) -> &str {
+        self.shm.token()
+    }
+
+    /// The number of words.
+    pub fn len(&self) -> usize {
+        self.words
+    }
+
+    /// Whether the region holds no word.
+    pub fn is_empty(&self) -> bool {
+        self.words == 0
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: `create` and `attach` made or checked a region of at least a header,
+        // page-aligned, with the mutex initialised (magic checked); every field is an
+        // UnsafeCell, an atomic or the mutex, so shared references are sound while
+        // other processes write.
+        unsafe { &*self.shm.as_ptr().cast::<Header>() }
+    }
+
+    fn lock(&self) -> io::Result<RobustGuard<'_>> {
+        let header = self.header();
+        let guard = header.lock.lock()?;
+        if guard.recovered() {
+            // SAFETY: `recoveries` is guarded by the lock we hold.
+            unsafe { *header.recoveries.get() += 1 };
+        }
+        Ok(guard)
+    }
+
+    /// Runs `f` on every word under the lock (recovered first if its holder died).
+    pub fn with_lock<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> io::Result<R> {
+        let _guard = self.lock()?;
+        // SAFETY: the words start right after the header (8-aligned: the header's size
+        // is a multiple of its 8-byte alignment) and `create`/`attach` checked that
+        // the region holds `words` of them; every bit pattern is a valid `T`. The
+        // cross-process lock is held until `_guard` drops (also when `f` unwinds), so
+        // no other `with_lock`, in any process, touches them meanwhile.
+        let words = unsafe {
+            let start = self.shm.as_ptr().add(std::mem::size_of::<Header>());
+            std::slice::from_raw_parts_mut(start.cast::<T>(), self.words)
+        };
+        Ok(f(words))
+    }
+
+    /// How many times a locker found that the previous holder had died.
+    pub fn recoveries(&self) -> io::Result<u64> {
+        let _guard = self.lock()?;
+        // SAFETY: `recoveries` is guarded by the lock we hold.
+        Ok(unsafe { *self.header().recoveries.get() })
     }
 }
 
