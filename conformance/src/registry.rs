@@ -31,6 +31,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::pool_sizes::EXERCISE,
     &crate::cpu_bound::EXERCISE,
     &crate::child_processes::EXERCISE,
+    &crate::pipe::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -19,3 +19,4 @@ racecourse::process_pool!(not_attempted);
 racecourse::pool_sizes!(not_attempted);
 racecourse::cpu_bound!(not_attempted);
 racecourse::child_processes!(not_attempted);
+racecourse::pipe!(not_attempted);
