@@ -26,6 +26,7 @@ pub mod lecture;
 pub mod must_pass;
 pub mod mutants;
 pub mod oracle;
+pub mod pipe;
 pub mod pool_sizes;
 pub mod process_pool;
 pub mod queue;

@@ -32,6 +32,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::cpu_bound::EXERCISE,
     &crate::child_processes::EXERCISE,
     &crate::shm_array::EXERCISE,
+    &crate::pipe::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -34,7 +34,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -341,6 +341,40 @@ impl Supervised {
 
     /// Spawns `command` in a new process group, with stdout and stderr captured.
     pub fn spawn_with(command: &mut Command, options: SpawnOptions) -> io::Result<Self> {
+        Self::spawn_passing(command, options, &[])
+    }
+
+    /// [`spawn_with`](Self::spawn_with), handing the child the open files `pass` under
+    /// the same fd numbers (Python's `pass_fds`): the one deliberate exception to
+    /// close-on-exec. The caller keeps its own copies; closing them once this returns
+    /// is up to it.
+    ///
+    /// Passing anything makes std start the child with `fork` rather than
+    /// `posix_spawn` (a `pre_exec` hook clears close-on-exec on those fds in the child
+    /// only, so no other process this one starts meanwhile inherits them), which costs
+    /// the copy of the parent's page tables (see the worker module's docs).
+    pub fn spawn_passing(
+        command: &mut Command,
+        options: SpawnOptions,
+        pass: &[BorrowedFd<'_>],
+    ) -> io::Result<Self> {
+        if !pass.is_empty() {
+            let fds: Vec<libc::c_int> = pass.iter().map(AsRawFd::as_raw_fd).collect();
+            // SAFETY: the hook runs in the forked child before exec, where only
+            // async-signal-safe calls are allowed: it calls fcntl only, on fds the
+            // caller holds open (borrowed for this call), and allocates nothing (the
+            // list was built before the fork).
+            unsafe {
+                command.pre_exec(move || {
+                    for &fd in &fds {
+                        if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
         command
             .process_group(0)
             .stdin(if options.stdin.is_some() {

@@ -10,6 +10,8 @@
 //!   how their arguments and results cross the boundary;
 //! - [`worker`]: the spawn start method: a registered task runs in a fresh execution
 //!   of the current binary, routed there by an ELF constructor before `main`;
+//! - [`pipe`]: the E5 Pipe reference, [`pipe::OsPipe`], and how a child gets its end
+//!   of a pipe ([`pipe::spawn_child`]);
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
 //!   ([`shm::RobustMutex`]), and both in one region ([`shm::LockedRegion`]);
 //! - [`shm_counter`]: the E5 shared value reference, [`shm_counter::RobustLocked`];
@@ -31,6 +33,7 @@ pub mod heartbeat;
 pub mod job;
 pub mod must_pass;
 pub mod mutants;
+pub mod pipe;
 pub mod process_pool;
 pub mod serve;
 pub mod shm;

@@ -433,6 +433,18 @@ pub fn spawn_with(
     args: &[u8],
     options: WorkerOptions,
 ) -> Result<Worker, TaskError> {
+    spawn_passing(task, args, options, &[])
+}
+
+/// [`spawn_with`], handing the worker the open files `pass` under the same fd numbers
+/// (see [`Supervised::spawn_passing`]): how a pipe's end reaches a child. The caller
+/// keeps its copies and closes them once this returns.
+pub fn spawn_passing(
+    task: &'static Task,
+    args: &[u8],
+    options: WorkerOptions,
+    pass: &[std::os::fd::BorrowedFd<'_>],
+) -> Result<Worker, TaskError> {
     // Referring to both constructors links them into every binary that spawns.
     std::hint::black_box(&ENTRY);
     std::hint::black_box(task.registration);
@@ -478,11 +490,12 @@ pub fn spawn_with(
     for (key, value) in &options.env {
         command.env(key, value);
     }
-    let child = Supervised::spawn_with(
+    let child = Supervised::spawn_passing(
         &mut command,
         SpawnOptions::new()
             .stdin(args.to_vec())
             .capture_limit(options.capture_limit),
+        pass,
     )
     .map_err(|e| harness("spawning the worker process", Some(e)))?;
     Ok(Worker {

@@ -20,3 +20,4 @@ racecourse::pool_sizes!(not_attempted);
 racecourse::cpu_bound!(not_attempted);
 racecourse::child_processes!(not_attempted);
 racecourse::shm_array!(not_attempted);
+racecourse::pipe!(not_attempted);
