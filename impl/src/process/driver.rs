@@ -112,9 +112,17 @@ use super::{heartbeat, TaskError, TaskErrorKind};
 /// worker has announced it is about to lock (see the module docs).
 pub const ENTER_WAIT: Duration = Duration::from_millis(250);
 
-/// How long the announcer must be seen asleep, or how much CPU time it must burn,
-/// before worker 0 concludes that it is held at the lock.
-const HELD_EVIDENCE: Duration = Duration::from_millis(50);
+/// How long the announcer must be seen asleep before worker 0 concludes that it is
+/// held at the lock.
+const HELD_ASLEEP: Duration = Duration::from_millis(50);
+
+/// How much CPU time the announcer must burn, measured to the nanosecond, before
+/// worker 0 concludes that it spins at the lock. Going from its announcement into a
+/// lock that does not exclude takes it microseconds of CPU, so 10 ms is a wide margin;
+/// a waiter that spins with `yield_now` gets little CPU while other processes hog the
+/// cores (it goes to the back of the queue at every yield), so the margin is also not
+/// much wider than needed.
+const HELD_CPU: Duration = Duration::from_millis(10);
 
 /// How long the workers may take to start (the first event of each) before a run is
 /// stalled: six stall windows, and never less than 30 s.
@@ -616,41 +624,63 @@ fn wait_for(done: impl Fn() -> bool) -> bool {
     }
 }
 
-/// A process's scheduling state and CPU time so far, from `/proc/<pid>/stat`.
-fn sched(pid: u32) -> Option<(char, Duration)> {
+/// A process's scheduling state (`R`, `S`, `D`, `Z`..), from `/proc/<pid>/stat`.
+fn sched_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command: state (3), .., utime (14), stime (15).
-    let rest = stat.rsplit_once(") ")?.1;
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let state = fields.first()?.chars().next()?;
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-        .ok()
-        .filter(|&hz| hz > 0)
-        .unwrap_or(100);
-    Some((state, Duration::from_millis(ticks * 1000 / hz)))
+    // The state follows the parenthesised command.
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// The CPU time process `pid` has used, to the nanosecond (its CPU-time clock).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `clock` is a valid place for the clock id.
+    if unsafe { libc::clock_getcpuclockid(pid, &mut clock) } != 0 {
+        return None;
+    }
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid place for the time.
+    if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(now.tv_sec).ok()?,
+        u32::try_from(now.tv_nsec).ok()?,
+    ))
 }
 
 /// Worker 0 (or the recoverer), inside its critical section, after an announcement:
 /// waits until an announced worker has completed a critical section (or a snapshot),
 /// or until `ENTER_WAIT` has passed and the announcer is seen held at the lock (asleep
-/// for `HELD_EVIDENCE`, or `HELD_EVIDENCE` of CPU time since now), or the announcer is
-/// gone.
+/// for `HELD_ASLEEP`, or `HELD_CPU` of CPU time since now), or the announcer is gone.
+///
+/// Each time the announcer's CPU time has grown, this counts a probe event: the wait
+/// is the driver's, not the implementation's, and a spinning announcer that the
+/// scheduler starves (CPU hogs beside it) is slow, not stuck. The wait ends by
+/// `HELD_CPU`, so these events cannot hide a stall for longer.
 fn wait_for_entry(probe: &Probe) {
     let start = Instant::now();
     let announcer = probe.announcer.load(Ordering::SeqCst);
-    let Some((_, cpu_at_start)) = sched(announcer) else {
+    let Some(cpu_at_start) = cpu_time(announcer) else {
         return;
     };
     let asleep_since = std::cell::Cell::new(None::<Instant>);
+    let cpu_seen = std::cell::Cell::new(cpu_at_start);
     wait_for(|| {
         if probe.passed.load(Ordering::SeqCst) > 0 {
             return true;
         }
-        let Some((state, cpu)) = sched(announcer) else {
+        let (Some(state), Some(cpu)) = (sched_state(announcer), cpu_time(announcer)) else {
             return true;
         };
+        if cpu > cpu_seen.get() {
+            cpu_seen.set(cpu);
+            probe.event();
+        }
         let now = Instant::now();
         let since = if matches!(state, 'S' | 'D') {
             let since = asleep_since.get().unwrap_or(now);
@@ -661,8 +691,8 @@ fn wait_for_entry(probe: &Probe) {
             now
         };
         now.duration_since(start) >= ENTER_WAIT
-            && (now.duration_since(since) >= HELD_EVIDENCE
-                || cpu.saturating_sub(cpu_at_start) >= HELD_EVIDENCE)
+            && (now.duration_since(since) >= HELD_ASLEEP
+                || cpu.saturating_sub(cpu_at_start) >= HELD_CPU)
     });
 }
 
