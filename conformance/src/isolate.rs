@@ -25,7 +25,7 @@
 //! is bounded (fixed trial counts and budgets on std, fixed iteration counts under
 //! shuttle, bounded exploration under loom), so it reaches neither.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -101,7 +101,19 @@ pub fn note(scenario: &str, on_deadlock: Option<Violation>) {
         }),
     };
     let text = serde_json::to_string(&written).expect("a note serializes");
-    let _ = std::fs::write(path, text);
+    let _ = write_whole(Path::new(&path), &text);
+}
+
+/// Writes `text` to `path` whole or not at all: into a file of its own beside `path`,
+/// then renamed over it, so that a reader never sees half a verdict (a process killed
+/// while writing, or two writers at once, leave the last whole text).
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(format!(".{}.part", std::process::id()));
+    std::fs::write(&part, text)?;
+    std::fs::rename(&part, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&part);
+    })
 }
 
 /// Whether this process is a child started to run one cell.
@@ -188,7 +200,7 @@ fn run_cell(
                 running: None,
             };
             let text = serde_json::to_string(&written).expect("a verdict serializes");
-            if let Err(e) = std::fs::write(&path, text) {
+            if let Err(e) = write_whole(Path::new(&path), &text) {
                 eprintln!("racecourse: cannot write the verdict to {path:?}: {e}");
                 std::process::exit(3);
             }
