@@ -28,6 +28,7 @@ mod common;
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use common::{run_python, runs_arg, summary, timed, Summary};
 use racecourse_impl::process::pipe::{os_pipe, parse_token, spawn_child, take_fd, OsPipe};
@@ -122,10 +123,95 @@ fn row(what: &str, count: u32, s: Summary) -> f64 {
     rate(s.median)
 }
 
+/// The ends of a bare ping-pong: (child read, child write, parent read, parent write).
+type Ends = (OwnedFd, OwnedFd, OwnedFd, OwnedFd);
+
+/// Two OS pipes, as our Pipe makes them.
+fn os_pipe_ends() -> Result<Ends, racecourse_spec::pipe::PipeError> {
+    let (child_read, parent_write) = os_pipe()?;
+    let (parent_read, child_write) = os_pipe()?;
+    Ok((child_read, child_write, parent_read, parent_write))
+}
+
+/// A Unix stream socket pair, as Python's duplex `Pipe` is; each end twice (a `dup`), so
+/// that the child of [`bare`] gets a read and a write fd as with pipes.
+fn socket_ends() -> std::io::Result<Ends> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds into the array we own.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } == -1
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: socketpair succeeded: both fds are new and ours alone.
+    let (parent, child) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((child.try_clone()?, child, parent.try_clone()?, parent))
+}
+
+/// The limit rows: the same batches as the Pipe's, as bare reads and writes of fixed
+/// sizes over `ends`, in a child running [`bare`].
+fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
+    let (child_read, child_write, parent_read, parent_write) = ends;
+    let token = format!(
+        "pipe:{}:{}",
+        child_read.as_raw_fd(),
+        child_write.as_raw_fd()
+    );
+    let child =
+        spawn_child(&BARE, (), token, vec![child_read, child_write]).expect("the child starts");
+    let mut rx = File::from(parent_read);
+    let mut tx = File::from(parent_write);
+    let mut rows = Vec::new();
+    let mut batch = |op: u8, count: u32, size: usize| {
+        let m = vec![7u8; size];
+        let mut back = vec![0u8; size];
+        let mut time = || {
+            timed(|| {
+                tx.write_all(&command(op, count, size)).expect("write");
+                for _ in 0..count {
+                    tx.write_all(&m).expect("write");
+                    if op == ECHO {
+                        rx.read_exact(&mut back).expect("read");
+                    }
+                }
+                if op == SINK {
+                    rx.read_exact(&mut back[..1]).expect("read");
+                }
+            })
+        };
+        time();
+        summary((0..runs).map(|_| time()).collect())
+    };
+    for (size, (one_way, trips), name) in
+        [(SMALL, SMALL_BATCH, "8 B"), (LARGE, LARGE_BATCH, "64 KiB")]
+    {
+        rows.push(row(
+            &format!("{what} one-way, {name}"),
+            one_way,
+            batch(SINK, one_way, size),
+        ));
+        rows.push(row(
+            &format!("{what} round trips, {name}"),
+            trips,
+            batch(ECHO, trips, size),
+        ));
+    }
+    // Both ends: with a socket pair, `rx` is the same socket as `tx`, and the child
+    // sees the end of the stream only once neither is open.
+    drop((tx, rx));
+    child.join().expect("the child ends");
+    rows
+}
+
 fn main() {
     let runs = runs_arg(20);
     let mut ours = Vec::new();
-    let mut limit = Vec::new();
 
     {
         let (mut pipe, child) = OsPipe::spawn(&SERVED, ()).expect("the child starts");
@@ -166,55 +252,12 @@ fn main() {
         child.join().expect("the child ends");
     }
 
-    {
-        let (child_read, parent_write) = os_pipe().expect("a pipe");
-        let (parent_read, child_write) = os_pipe().expect("a pipe");
-        let token = format!(
-            "pipe:{}:{}",
-            std::os::fd::AsRawFd::as_raw_fd(&child_read),
-            std::os::fd::AsRawFd::as_raw_fd(&child_write)
-        );
-        let child =
-            spawn_child(&BARE, (), token, vec![child_read, child_write]).expect("the child starts");
-        let mut rx = File::from(parent_read);
-        let mut tx = File::from(parent_write);
-        let mut batch = |op: u8, count: u32, size: usize| {
-            let m = vec![7u8; size];
-            let mut back = vec![0u8; size];
-            let mut time = || {
-                timed(|| {
-                    tx.write_all(&command(op, count, size)).expect("write");
-                    for _ in 0..count {
-                        tx.write_all(&m).expect("write");
-                        if op == ECHO {
-                            rx.read_exact(&mut back).expect("read");
-                        }
-                    }
-                    if op == SINK {
-                        rx.read_exact(&mut back[..1]).expect("read");
-                    }
-                })
-            };
-            time();
-            summary((0..runs).map(|_| time()).collect())
-        };
-        for (size, (one_way, trips), name) in
-            [(SMALL, SMALL_BATCH, "8 B"), (LARGE, LARGE_BATCH, "64 KiB")]
-        {
-            limit.push(row(
-                &format!("bare pipe one-way, {name}"),
-                one_way,
-                batch(SINK, one_way, size),
-            ));
-            limit.push(row(
-                &format!("bare pipe round trips, {name}"),
-                trips,
-                batch(ECHO, trips, size),
-            ));
-        }
-        drop(tx);
-        child.join().expect("the child ends");
-    }
+    let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs);
+    let sockets = bare_rows(
+        socket_ends().expect("a socket pair"),
+        "bare socket pair",
+        runs,
+    );
 
     let names = [
         "one-way, 8 B",
@@ -227,6 +270,12 @@ fn main() {
             "ratio  limit / Pipe, {name}: {:.2}x{}",
             limit[i] / ours[i],
             if i % 2 == 1 { " (target <= 1.5x)" } else { "" }
+        );
+    }
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "ratio  bare socket pair / bare pipe, {name}: {:.2}x",
+            sockets[i] / limit[i]
         );
     }
     let counts = [SMALL_BATCH.0, SMALL_BATCH.1, LARGE_BATCH.0, LARGE_BATCH.1];
