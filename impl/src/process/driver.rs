@@ -1053,6 +1053,14 @@ pub fn run_slots<S: Slots>(
     let mut events = probe.events.load(Ordering::SeqCst);
     let mut moved_at = Instant::now();
     let mut snapshots = Vec::new();
+    // After the victim's death, nothing happens until the recoverer (worker 1) finds
+    // the lock's owner dead, and a spin lock's waiter may find it only after many
+    // tries, which take seconds when CPU hogs starve it. So from the death until the
+    // recoverer is inside, the recoverer's CPU time growing is progress too, bounded
+    // like a start-up: a lock that is never recovered leaves it asleep (no CPU: a
+    // stall after one window) or spinning (a stall after `startup`).
+    let mut died_at: Option<Instant> = None;
+    let mut recoverer_cpu = Duration::ZERO;
     while workers.iter().any(Option::is_some) {
         for (index, slot) in workers.iter_mut().enumerate() {
             if slot.as_ref().is_some_and(Worker::has_exited) {
@@ -1067,6 +1075,24 @@ pub fn run_slots<S: Slots>(
         }
         let now_events = probe.events.load(Ordering::SeqCst);
         let starting = (probe.attached.load(Ordering::SeqCst) as usize) < scenario.processes;
+        let recovering = matches!(scenario.plan, Plan::DeadHolder { .. })
+            && probe.dying.load(Ordering::SeqCst) == 1
+            && probe.first.load(Ordering::SeqCst) == 0;
+        if recovering {
+            let died_at = *died_at.get_or_insert_with(Instant::now);
+            // The recoverer's alone: the other survivors poll the probe meanwhile,
+            // which burns CPU time whatever the lock does.
+            let cpu = workers
+                .get(1)
+                .and_then(Option::as_ref)
+                .and_then(|w| cpu_time(w.id()))
+                .unwrap_or_default();
+            if cpu > recoverer_cpu && died_at.elapsed() < startup {
+                recoverer_cpu = cpu;
+                moved_at = Instant::now();
+                heartbeat::beat();
+            }
+        }
         if now_events != events {
             events = now_events;
             moved_at = Instant::now();
