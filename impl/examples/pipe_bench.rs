@@ -123,6 +123,27 @@ fn row(what: &str, count: u32, s: Summary) -> f64 {
     rate(s.median)
 }
 
+/// The four rows of one transport, in the order of `names` in `main`: one-way and
+/// round trips, for small then large messages; `batch(op, count, size)` times batches.
+fn all_rows(what: &str, mut batch: impl FnMut(u8, u32, usize) -> Summary) -> Vec<f64> {
+    let mut rows = Vec::new();
+    for (size, (one_way, trips), name) in
+        [(SMALL, SMALL_BATCH, "8 B"), (LARGE, LARGE_BATCH, "64 KiB")]
+    {
+        rows.push(row(
+            &format!("{what} one-way, {name}"),
+            one_way,
+            batch(SINK, one_way, size),
+        ));
+        rows.push(row(
+            &format!("{what} round trips, {name}"),
+            trips,
+            batch(ECHO, trips, size),
+        ));
+    }
+    rows
+}
+
 /// The ends of a bare ping-pong: (child read, child write, parent read, parent write).
 type Ends = (OwnedFd, OwnedFd, OwnedFd, OwnedFd);
 
@@ -167,8 +188,7 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
         spawn_child(&BARE, (), token, vec![child_read, child_write]).expect("the child starts");
     let mut rx = File::from(parent_read);
     let mut tx = File::from(parent_write);
-    let mut rows = Vec::new();
-    let mut batch = |op: u8, count: u32, size: usize| {
+    let batch = |op: u8, count: u32, size: usize| {
         let m = vec![7u8; size];
         let mut back = vec![0u8; size];
         let mut time = || {
@@ -188,20 +208,7 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
         time();
         summary((0..runs).map(|_| time()).collect())
     };
-    for (size, (one_way, trips), name) in
-        [(SMALL, SMALL_BATCH, "8 B"), (LARGE, LARGE_BATCH, "64 KiB")]
-    {
-        rows.push(row(
-            &format!("{what} one-way, {name}"),
-            one_way,
-            batch(SINK, one_way, size),
-        ));
-        rows.push(row(
-            &format!("{what} round trips, {name}"),
-            trips,
-            batch(ECHO, trips, size),
-        ));
-    }
+    let rows = all_rows(what, batch);
     // Both ends: with a socket pair, `rx` is the same socket as `tx`, and the child
     // sees the end of the stream only once neither is open.
     drop((tx, rx));
@@ -211,11 +218,9 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
 
 fn main() {
     let runs = runs_arg(20);
-    let mut ours = Vec::new();
-
-    {
+    let ours = {
         let (mut pipe, child) = OsPipe::spawn(&SERVED, ()).expect("the child starts");
-        let mut batch = |op: u8, count: u32, size: usize| {
+        let batch = |op: u8, count: u32, size: usize| {
             let m = vec![7u8; size];
             let mut time = || {
                 timed(|| {
@@ -234,23 +239,11 @@ fn main() {
             time();
             summary((0..runs).map(|_| time()).collect())
         };
-        for (size, (one_way, trips), name) in
-            [(SMALL, SMALL_BATCH, "8 B"), (LARGE, LARGE_BATCH, "64 KiB")]
-        {
-            ours.push(row(
-                &format!("Pipe one-way msgs, {name}"),
-                one_way,
-                batch(SINK, one_way, size),
-            ));
-            ours.push(row(
-                &format!("Pipe round trips, {name}"),
-                trips,
-                batch(ECHO, trips, size),
-            ));
-        }
+        let rows = all_rows("Pipe", batch);
         drop(pipe);
         child.join().expect("the child ends");
-    }
+        rows
+    };
 
     let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs);
     let sockets = bare_rows(
