@@ -10,8 +10,9 @@
 //! - one-way: the parent sends a batch of messages, the child receives them all and
 //!   answers one acknowledgement (so the batch time includes delivery);
 //! - round trips: the parent sends a message and waits for the child's echo, over and
-//!   over;
-//! for 8-byte and 64 KiB messages. The child is started once per kind (spawn start
+//!   over.
+//!
+//! Both for 8-byte and 64 KiB messages. The child is started once per kind (spawn start
 //! method) and serves every batch; start-up is not timed.
 //!
 //! With `python3` on the PATH it runs `pipe_bench.py` (beside this file) the same way
