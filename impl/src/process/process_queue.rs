@@ -66,7 +66,7 @@ use racecourse_spec::process_queue::{ProcessQueue, QueueError, QueueHandle, MAX_
 
 use super::job::{encode, finish_one, task_of};
 use super::pipe::{os_pipe, take_fd};
-use super::shm::{RobustMutex, SharedMemory};
+use super::shm::{RobustGuard, RobustMutex, SharedMemory};
 use super::worker::{self, Worker, WorkerOptions};
 
 /// How long `join` is willing to wait: for ever, in practice (136 years).
@@ -195,8 +195,9 @@ impl PipeQueue {
         self.control().capacity.load(Ordering::SeqCst) as usize
     }
 
-    /// Takes a free slot of a bounded queue, sleeping while there is none.
-    fn take_slot(&self) {
+    /// Takes a free slot of a bounded queue, sleeping while there is none (the first
+    /// half of `put`; public for implementations built on this one).
+    pub fn take_slot(&self) {
         let control = self.control();
         if control.capacity.load(Ordering::Relaxed) == 0 {
             return;
@@ -220,7 +221,7 @@ impl PipeQueue {
     }
 
     /// Gives a slot back (after a `get`), waking one waiting `put`.
-    fn give_slot(&self) {
+    pub fn give_slot(&self) {
         let control = self.control();
         if control.capacity.load(Ordering::Relaxed) == 0 {
             return;
@@ -252,6 +253,106 @@ impl PipeQueue {
             }
         }
         Ok(())
+    }
+
+    /// Writes one frame (`len` is `item.len()`, checked) under the writers' lock,
+    /// without taking a slot: the second half of `put`.
+    ///
+    /// # Errors
+    /// [`QueueError`] for an OS error.
+    pub fn write_frame(&self, item: &[u8], len: u32) -> Result<(), QueueError> {
+        let header = len.to_le_bytes();
+        let _writers = self
+            .control()
+            .writers
+            .lock()
+            .map_err(|e| failed("taking the writers' lock", e))?;
+        if item.len() <= SMALL_FRAME {
+            let mut frame = [0u8; HEADER + SMALL_FRAME];
+            frame[..HEADER].copy_from_slice(&header);
+            frame[HEADER..HEADER + item.len()].copy_from_slice(item);
+            return write_all(
+                &self.write,
+                &mut [IoSlice::new(&frame[..HEADER + item.len()])],
+            );
+        }
+        write_all(
+            &self.write,
+            &mut [IoSlice::new(&header), IoSlice::new(item)],
+        )
+    }
+
+    /// Takes the readers' lock: while it is held, no other `get` reads the pipe.
+    ///
+    /// # Errors
+    /// [`QueueError`] if the lock fails (not for a holder that died: that is
+    /// recovered).
+    pub fn lock_readers(&self) -> Result<RobustGuard<'_>, QueueError> {
+        self.control()
+            .readers
+            .lock()
+            .map_err(|e| failed("taking the readers' lock", e))
+    }
+
+    /// Reads exactly one frame, without the readers' lock and without giving a slot
+    /// back: the middle of `get`.
+    ///
+    /// # Errors
+    /// [`QueueError`] for an OS error or a malformed frame.
+    pub fn read_frame(&self) -> Result<Vec<u8>, QueueError> {
+        let mut header = [0; HEADER];
+        self.read_exact(&mut header)?;
+        let len = u32::from_le_bytes(header) as usize;
+        if len > MAX_ITEM {
+            return Err(QueueError(format!(
+                "an item announced {len} bytes, more than the {MAX_ITEM} an item may have: the stream is corrupt (a producer died in the middle of a put?)"
+            )));
+        }
+        let mut item = vec![0; len];
+        self.read_exact(&mut item)?;
+        Ok(item)
+    }
+
+    /// The read end of the queue's pipe.
+    pub fn read_file(&self) -> &File {
+        &self.read
+    }
+
+    /// What a child of this queue gets: its handle's token and the fds to pass under
+    /// their own numbers (copies, close-on-exec here).
+    ///
+    /// # Errors
+    /// [`QueueError`] if the fds cannot be copied.
+    pub fn for_child(&self) -> Result<(String, Vec<OwnedFd>), QueueError> {
+        let dup = |f: &File| {
+            f.try_clone()
+                .map(OwnedFd::from)
+                .map_err(|e| failed("copying the queue's pipe end for the child", e))
+        };
+        let (read, write) = (dup(&self.read)?, dup(&self.write)?);
+        let token = format!(
+            "{TOKEN}:{}:{}:{}",
+            read.as_raw_fd(),
+            write.as_raw_fd(),
+            self.memory.token()
+        );
+        Ok((token, vec![read, write]))
+    }
+
+    /// Checks an item's size: its length as a frame header.
+    ///
+    /// # Errors
+    /// [`QueueError`] for an item larger than [`MAX_ITEM`].
+    pub fn item_len(item: &[u8]) -> Result<u32, QueueError> {
+        u32::try_from(item.len())
+            .ok()
+            .filter(|&n| n as usize <= MAX_ITEM)
+            .ok_or_else(|| {
+                QueueError(format!(
+                    "an item of {} bytes is more than the {MAX_ITEM} a queue carries: split it",
+                    item.len()
+                ))
+            })
     }
 
     /// Attaches the control region `token` names, checking it is a queue's.
@@ -310,19 +411,8 @@ impl ProcessQueue for PipeQueue {
         job: &'static Job<(QueueHandle, A), R>,
         arg: A,
     ) -> Result<QueueChild<R>, QueueError> {
-        let dup = |f: &File| {
-            f.try_clone()
-                .map(OwnedFd::from)
-                .map_err(|e| failed("copying the queue's pipe end for the child", e))
-        };
-        let (read, write) = (dup(&self.read)?, dup(&self.write)?);
-        let token = format!(
-            "{TOKEN}:{}:{}:{}",
-            read.as_raw_fd(),
-            write.as_raw_fd(),
-            self.memory.token()
-        );
-        spawn_with_fds(job, arg, token, vec![read, write])
+        let (token, pass) = self.for_child()?;
+        spawn_with_fds(job, arg, token, pass)
     }
 
     fn open(handle: QueueHandle) -> Result<Self, QueueError> {
@@ -357,55 +447,15 @@ impl ProcessQueue for PipeQueue {
     }
 
     fn put(&self, item: &[u8]) -> Result<(), QueueError> {
-        let len = u32::try_from(item.len())
-            .ok()
-            .filter(|&n| n as usize <= MAX_ITEM)
-            .ok_or_else(|| {
-                QueueError(format!(
-                    "an item of {} bytes is more than the {MAX_ITEM} a queue carries: split it",
-                    item.len()
-                ))
-            })?;
+        let len = Self::item_len(item)?;
         self.take_slot();
-        let header = len.to_le_bytes();
-        let _writers = self
-            .control()
-            .writers
-            .lock()
-            .map_err(|e| failed("taking the writers' lock", e))?;
-        if item.len() <= SMALL_FRAME {
-            let mut frame = [0u8; HEADER + SMALL_FRAME];
-            frame[..HEADER].copy_from_slice(&header);
-            frame[HEADER..HEADER + item.len()].copy_from_slice(item);
-            return write_all(
-                &self.write,
-                &mut [IoSlice::new(&frame[..HEADER + item.len()])],
-            );
-        }
-        write_all(
-            &self.write,
-            &mut [IoSlice::new(&header), IoSlice::new(item)],
-        )
+        self.write_frame(item, len)
     }
 
     fn get(&self) -> Result<Vec<u8>, QueueError> {
         let item = {
-            let _readers = self
-                .control()
-                .readers
-                .lock()
-                .map_err(|e| failed("taking the readers' lock", e))?;
-            let mut header = [0; HEADER];
-            self.read_exact(&mut header)?;
-            let len = u32::from_le_bytes(header) as usize;
-            if len > MAX_ITEM {
-                return Err(QueueError(format!(
-                    "an item announced {len} bytes, more than the {MAX_ITEM} an item may have: the stream is corrupt (a producer died in the middle of a put?)"
-                )));
-            }
-            let mut item = vec![0; len];
-            self.read_exact(&mut item)?;
-            item
+            let _readers = self.lock_readers()?;
+            self.read_frame()?
         };
         self.give_slot();
         Ok(item)
