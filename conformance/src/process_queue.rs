@@ -178,7 +178,7 @@ fn once_sizes(producer: u32) -> Vec<usize> {
 fn fifo_sizes(producer: u32) -> Vec<usize> {
     let mut sizes: Vec<usize> = (0..24)
         .map(|i| {
-            if (i + producer) % 3 == 0 {
+            if (i + producer).is_multiple_of(3) {
                 5_000
             } else {
                 8 + i as usize

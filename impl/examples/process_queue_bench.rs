@@ -96,7 +96,7 @@ fn main() {
     pass.extend(more);
     let child = spawn_with_fds(&SERVED, (), format!("{a}|{b}"), pass).expect("the child starts");
     let mut ours = Vec::new();
-    let mut batch = |op: u8, count: u32, size: usize| {
+    let batch = |op: u8, count: u32, size: usize| {
         let item = vec![7u8; size];
         let time = || {
             timed(|| {

@@ -10,6 +10,9 @@ use racecourse_impl::process::process_queue::{PipeQueue, QueueChild};
 use racecourse_spec::job::{Job, Wire};
 use racecourse_spec::process_queue::{ProcessQueue, QueueError, QueueHandle};
 
+/// A feeder thread's inbox and handle.
+type FeederThread = (Sender<Vec<u8>>, JoinHandle<Result<(), QueueError>>);
+
 /// The reference's pipe, locks and bound, with Python's feeder thread: `put` takes a
 /// slot (waiting while the queue is full, as the bound requires), hands the item to
 /// the process's feeder thread and returns; the feeder writes the items in order.
@@ -21,7 +24,7 @@ pub struct Feeder {
     inner: Arc<PipeQueue>,
     /// The feeder's inbox (`None` once closed) and the feeder, started by the first
     /// `put`.
-    feeder: Mutex<Option<(Sender<Vec<u8>>, JoinHandle<Result<(), QueueError>>)>>,
+    feeder: Mutex<Option<FeederThread>>,
 }
 
 impl Feeder {
