@@ -45,7 +45,7 @@ use crate::pipe::{
 };
 use crate::registry::{Exercise, Implementation, Role, Slot};
 use crate::report::Violation;
-use crate::runner::watch::{idle, sched};
+use crate::runner::watch::{children, idle, sched};
 use crate::runner::{Finding, Found, Runtime};
 
 pub use crate::pipe::STALL;
@@ -887,6 +887,38 @@ fn no_fd_leak<Q: ProcessQueue>(worker: &'static QueueWorker<Q>) -> Result<(), Vi
     Ok(())
 }
 
+/// Once a check joined every child it started: none may be left, running or
+/// unreaped (`join` must reap, as the [`Child`] contract says).
+fn no_child_left(property: Property) -> Result<(), Violation> {
+    let left = children();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = left
+        .iter()
+        .map(|c| {
+            format!(
+                "pid {} ({})",
+                c.pid,
+                if c.state == 'Z' {
+                    "exited, not reaped"
+                } else {
+                    "still running"
+                }
+            )
+        })
+        .collect();
+    Err(Violation::new(
+        "every child to be reaped once joined",
+        format!(
+            "after {} joined every child, {} child processes are left: {}",
+            property.name(),
+            left.len(),
+            listed.join(", ")
+        ),
+    ))
+}
+
 /// Checks `property` of the queue type run by `worker`, in real processes.
 pub fn check<Q: ProcessQueue>(
     worker: &'static QueueWorker<Q>,
@@ -899,6 +931,7 @@ pub fn check<Q: ProcessQueue>(
         Property::Bound => bound(worker),
         Property::NoFdLeak => no_fd_leak(worker),
     };
+    let outcome = outcome.and_then(|()| no_child_left(property));
     outcome.map_err(|violation| {
         (
             Found {
