@@ -2,7 +2,7 @@
 //! checking process and producer and consumer children it starts (spawn start
 //! method), running the suite's scripts.
 //!
-//! Properties (see `EXERCISES.md`, E5 "Queue (processes)", and the contract in
+//! Properties (see `EXERCISES.md`, E5 "Process Queue (P)", and the contract in
 //! `racecourse_spec::process_queue`):
 //! - `exactly_once`: two producers put 60 items each (8 bytes to 70 000, tagged with
 //!   producer and number) into a queue of capacity 3 while two consumers get them;

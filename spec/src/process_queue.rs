@@ -29,6 +29,11 @@
 //! # }
 //! ```
 //!
+//! The course's consumer loops `while not q.empty()`: across processes that is a
+//! race (the consumer may look before the producer's first item arrives, and print
+//! nothing), so this contract has no `empty`: a consumer gets a known number of
+//! items, or until a stop item, as the course's thread crawler does.
+//!
 //! ## What carries over from the thread Queue
 //! From [`queue::Queue`](crate::queue::Queue): every item put is got exactly once
 //! (none lost, duplicated or invented), FIFO (so the items of one producer come out
