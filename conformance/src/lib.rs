@@ -29,6 +29,7 @@ pub mod oracle;
 pub mod pipe;
 pub mod pool_sizes;
 pub mod process_pool;
+pub mod process_queue;
 pub mod queue;
 pub mod registry;
 pub mod report;

@@ -126,7 +126,7 @@ const P_RECEIVED: usize = 6;
 const CLOSED: usize = 7;
 const GATE: usize = 8;
 /// Bumped on every change, and the futex word waiters sleep on.
-const CHANGES: usize = 15;
+pub(crate) const CHANGES: usize = 15;
 const SLOTS: usize = 16;
 
 /// Counters in a shared region (see the module docs).
@@ -136,16 +136,21 @@ pub struct Board {
 }
 
 impl Board {
-    fn create() -> Result<Board, Violation> {
+    pub(crate) fn create() -> Result<Board, Violation> {
         SharedMemory::create(SLOTS * 4)
             .map(|memory| Board { memory })
             .map_err(|e| Violation::new("a shared region for the board", e.to_string()))
     }
 
-    fn attach(token: &str) -> Result<Board, String> {
+    pub(crate) fn attach(token: &str) -> Result<Board, String> {
         SharedMemory::attach(token)
             .map(|memory| Board { memory })
             .map_err(|e| format!("attaching the board: {e}"))
+    }
+
+    /// The board's token, for a child to attach.
+    pub(crate) fn token(&self) -> &str {
+        self.memory.token()
     }
 
     fn slot(&self, i: usize) -> &AtomicU32 {
@@ -155,12 +160,12 @@ impl Board {
         unsafe { &*(self.memory.as_ptr().cast::<AtomicU32>().add(i)) }
     }
 
-    fn get(&self, i: usize) -> u32 {
+    pub(crate) fn get(&self, i: usize) -> u32 {
         self.slot(i).load(Ordering::SeqCst)
     }
 
     /// Sets counter `i` and wakes every waiter to look again.
-    fn set(&self, i: usize, value: u32) {
+    pub(crate) fn set(&self, i: usize, value: u32) {
         self.slot(i).store(value, Ordering::SeqCst);
         self.slot(CHANGES).fetch_add(1, Ordering::SeqCst);
         // SAFETY: FUTEX_WAKE on a 4-byte aligned word of a live shared mapping; it
@@ -177,7 +182,7 @@ impl Board {
 
     /// Waits until `ready()`, looking again on every change or every `look`; gives up
     /// (`Err`) once `gone()` says the other side is gone.
-    fn wait(
+    pub(crate) fn wait(
         &self,
         look: Duration,
         mut ready: impl FnMut() -> bool,
@@ -222,21 +227,21 @@ fn thread_asleep(pid: u32, tid: u32) -> bool {
 }
 
 /// Counts looks in a row that found the sender blocked: three make it so.
-struct Blocked(u32);
+pub(crate) struct Blocked(pub(crate) u32);
 
 impl Blocked {
-    fn look(&mut self, asleep: bool) -> bool {
+    pub(crate) fn look(&mut self, asleep: bool) -> bool {
         self.0 = if asleep { self.0 + 1 } else { 0 };
         self.0 >= 3
     }
 }
 
 /// How often a receiver looks at a sender it waits for.
-const LOOK: Duration = Duration::from_millis(2);
+pub(crate) const LOOK: Duration = Duration::from_millis(2);
 
 /// How often a wait for a counter alone looks again (a change wakes it at once): slow,
 /// so that a waiting process burns no CPU time the stall watch would take for work.
-const SLOW: Duration = Duration::from_millis(100);
+pub(crate) const SLOW: Duration = Duration::from_millis(100);
 
 // ---------------------------------------------------------------------------------
 // Fd tables.
@@ -244,23 +249,23 @@ const SLOW: Duration = Duration::from_millis(100);
 /// One open fd of a process, as `/proc/self/fd` and `fcntl` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenFd {
-    fd: RawFd,
+    pub(crate) fd: RawFd,
     dev: u64,
     ino: u64,
     /// `O_RDONLY`, `O_WRONLY` or `O_RDWR`: the two ends of one OS pipe share an
     /// inode, and differ here.
     access: i32,
-    cloexec: bool,
+    pub(crate) cloexec: bool,
     link: String,
 }
 
 impl OpenFd {
     /// What the fd refers to: the same file (pipe end, socket) in any process.
-    fn object(&self) -> (u64, u64, i32) {
+    pub(crate) fn object(&self) -> (u64, u64, i32) {
         (self.dev, self.ino, self.access)
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let access = match self.access {
             libc::O_RDONLY => "read",
             libc::O_WRONLY => "write",
@@ -271,7 +276,7 @@ impl OpenFd {
 }
 
 /// This process's open fds.
-fn open_fds() -> Vec<OpenFd> {
+pub(crate) fn open_fds() -> Vec<OpenFd> {
     let numbers: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
         Ok(dir) => dir
             .flatten()
@@ -442,7 +447,7 @@ pub enum Script {
 }
 
 /// The parent of this process, gone? (the child's give-up check).
-fn parent_gone(parent: u32) -> impl Fn() -> Option<String> {
+pub(crate) fn parent_gone(parent: u32) -> impl Fn() -> Option<String> {
     move || {
         (std::os::unix::process::parent_id() != parent)
             .then(|| "the parent process is gone".to_string())
@@ -634,13 +639,13 @@ fn signature(board: Option<&Board>) -> u64 {
 }
 
 /// Extra evidence a watcher looks at while a step runs: `Some` is a verdict.
-type Evidence<'a> = &'a mut dyn FnMut(libc::pid_t) -> Option<Violation>;
+pub(crate) type Evidence<'a> = &'a mut dyn FnMut(libc::pid_t) -> Option<Violation>;
 
 /// Runs `step` on a thread of its own (its tid published in `P_TID` if there is a
 /// board), and waits for it: fails once `evidence` gives a verdict, or on a stall (see
 /// [`STALL`]). A step still stuck after a verdict is left behind: it ends with this
 /// process.
-fn watched<T: Send + 'static>(
+pub(crate) fn watched<T: Send + 'static>(
     what: &str,
     board: Option<&Arc<Board>>,
     evidence: Evidence<'_>,
@@ -709,7 +714,7 @@ fn watched<T: Send + 'static>(
     }
 }
 
-fn no_evidence(_: libc::pid_t) -> Option<Violation> {
+pub(crate) fn no_evidence(_: libc::pid_t) -> Option<Violation> {
     None
 }
 
@@ -740,7 +745,7 @@ fn join_ok<C: Child<String> + Send + 'static>(
 }
 
 /// The parent's wait for the child's counters: gives up if the child is gone.
-fn child_gone(pid: u32) -> impl Fn() -> Option<String> {
+pub(crate) fn child_gone(pid: u32) -> impl Fn() -> Option<String> {
     move || {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
         let state = stat
@@ -913,7 +918,7 @@ fn duplex<P: Pipe>(worker: &'static PipeWorker<P>) -> Result<(), Violation> {
 /// This process's fds that are not close-on-exec, as objects: they are inherited by
 /// every child whatever the pipe does (from the test runner, say), so they are no
 /// leak of the implementation's.
-fn ambient() -> BTreeSet<(u64, u64, i32)> {
+pub(crate) fn ambient() -> BTreeSet<(u64, u64, i32)> {
     open_fds()
         .iter()
         .filter(|f| f.fd > 2 && !f.cloexec)
@@ -961,7 +966,7 @@ fn holding_child_end(listing: &Listing, ambient: &BTreeSet<(u64, u64, i32)>) -> 
         .collect()
 }
 
-fn describe_all(fds: &[OpenFd]) -> String {
+pub(crate) fn describe_all(fds: &[OpenFd]) -> String {
     fds.iter()
         .map(OpenFd::describe)
         .collect::<Vec<_>>()

@@ -48,6 +48,7 @@ pub mod job;
 pub mod lecture;
 pub mod pipe;
 pub mod process_pool;
+pub mod process_queue;
 pub mod queue;
 pub mod rlock;
 pub mod rt;

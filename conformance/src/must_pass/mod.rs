@@ -15,6 +15,7 @@ pub mod io_fanout;
 pub mod lecture;
 pub mod pipe;
 pub mod process_pool;
+pub mod process_queue;
 pub mod queue;
 pub mod rlock;
 pub mod score_board;

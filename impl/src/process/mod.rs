@@ -12,6 +12,7 @@
 //!   of the current binary, routed there by an ELF constructor before `main`;
 //! - [`pipe`]: the E5 Pipe reference, [`pipe::OsPipe`], and how a child gets its end
 //!   of a pipe ([`pipe::spawn_child`]);
+//! - [`process_queue`]: the E5 process Queue reference, [`process_queue::PipeQueue`];
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
 //!   ([`shm::RobustMutex`]), and both in one region ([`shm::LockedRegion`]);
 //! - [`shm_counter`]: the E5 shared value reference, [`shm_counter::RobustLocked`];
@@ -35,6 +36,7 @@ pub mod must_pass;
 pub mod mutants;
 pub mod pipe;
 pub mod process_pool;
+pub mod process_queue;
 pub mod serve;
 pub mod shm;
 pub mod shm_array;
