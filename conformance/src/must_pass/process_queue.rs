@@ -1,6 +1,10 @@
-//! A correct but unusual process Queue (E5 (P)), as a student who read how Python
-//! does it might write it: [`Feeder`], whose `put` returns as soon as the item is in
-//! a buffer of the producer's, and a feeder thread writes the buffer to the pipe.
+//! Correct but unusual process Queues (E5 (P)):
+//! - [`Feeder`], as a student who read how Python does it might write it: `put`
+//!   returns as soon as the item is in a buffer of the producer's, and a feeder thread
+//!   writes the buffer to the pipe;
+//! - [`Polling`], as a student who knows no way to sleep until there is room: a full
+//!   queue's `put` sleeps a millisecond and looks again, so it looks blocked between
+//!   its looks (a checker must not take that for a `put` stuck with room).
 
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -91,5 +95,45 @@ impl ProcessQueue for Feeder {
 
     fn get(&self) -> Result<Vec<u8>, QueueError> {
         self.inner.get()
+    }
+}
+
+/// The reference's pipe and locks, with a `put` that polls for room: while the queue
+/// is full it sleeps 1 ms and tries again to take a slot.
+#[derive(Debug)]
+pub struct Polling(PipeQueue);
+
+/// How long a [`Polling`] `put` sleeps before it looks for room again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
+impl ProcessQueue for Polling {
+    type Child<R: Wire> = QueueChild<R>;
+
+    fn new(capacity: usize) -> Result<Self, QueueError> {
+        PipeQueue::new(capacity).map(Polling)
+    }
+
+    fn spawn<A: Wire, R: Wire>(
+        &self,
+        job: &'static Job<(QueueHandle, A), R>,
+        arg: A,
+    ) -> Result<QueueChild<R>, QueueError> {
+        self.0.spawn(job, arg)
+    }
+
+    fn open(handle: QueueHandle) -> Result<Self, QueueError> {
+        PipeQueue::open(handle).map(Polling)
+    }
+
+    fn put(&self, item: &[u8]) -> Result<(), QueueError> {
+        let len = PipeQueue::item_len(item)?;
+        while !self.0.try_take_slot() {
+            std::thread::sleep(POLL);
+        }
+        self.0.write_frame(item, len)
+    }
+
+    fn get(&self) -> Result<Vec<u8>, QueueError> {
+        self.0.get()
     }
 }

@@ -202,22 +202,31 @@ impl PipeQueue {
         if control.capacity.load(Ordering::Relaxed) == 0 {
             return;
         }
-        loop {
-            let free = control.free.load(Ordering::SeqCst);
-            if free > 0 {
-                if control
-                    .free
-                    .compare_exchange(free, free - 1, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    return;
-                }
-                continue;
-            }
+        while !self.try_take_slot() {
             control.waiting.fetch_add(1, Ordering::SeqCst);
             futex_wait(&control.free, 0);
             control.waiting.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// Takes a free slot of a bounded queue if there is one, without waiting: false
+    /// when the queue is full (public for implementations that wait their own way).
+    pub fn try_take_slot(&self) -> bool {
+        let control = self.control();
+        if control.capacity.load(Ordering::Relaxed) == 0 {
+            return true;
+        }
+        let mut free = control.free.load(Ordering::SeqCst);
+        while free > 0 {
+            match control
+                .free
+                .compare_exchange(free, free - 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(now) => free = now,
+            }
+        }
+        false
     }
 
     /// Gives a slot back (after a `get`), waking one waiting `put`.
