@@ -413,10 +413,14 @@ fn lost(
     if got >= put {
         return None;
     }
+    let mut crashed = None;
     for &(role, pid) in live {
         let gone = child_gone(pid)().is_some();
         if !gone && (board.get(STARTED + role) == 0 || !idle(pid)) {
             return None;
+        }
+        if gone && crashed.is_none() {
+            crashed = crash(pid);
         }
     }
     if let Some(tid) = parent {
@@ -424,10 +428,39 @@ fn lost(
             return None;
         }
     }
+    // The cause, not its consequence: a child that died left its items to nobody.
+    if let Some(how) = crashed {
+        return Some(format!(
+            "a child process of the queue crashed ({how}) and every other process is blocked, {put} items put and {got} got: a child's queue calls must not kill it"
+        ));
+    }
     Some(format!(
         "{put} items were put and {got} got, and every process of the queue is blocked: {} items are lost (a get cannot wait while an item is in the queue)",
         put - got
     ))
+}
+
+/// How child `pid`, ended but not yet reaped, died, if it did not end as a job does
+/// (exit code 0, its outcome written): its wait status is the last field of its
+/// `/proc` stat line while it is a zombie.
+fn crash(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    // Field 52 (`exit_code`); `rest` starts at field 3.
+    let status: i32 = rest.split_whitespace().nth(49)?.parse().ok()?;
+    if libc::WIFSIGNALED(status) {
+        Some(format!(
+            "process {pid} was killed by {}",
+            racecourse_impl::process::child::signal_name(libc::WTERMSIG(status))
+        ))
+    } else if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 0 {
+        Some(format!(
+            "process {pid} exited with code {}",
+            libc::WEXITSTATUS(status)
+        ))
+    } else {
+        None
+    }
 }
 
 /// Evidence for a watched step: [`lost`], seen in three looks in a row.

@@ -409,3 +409,63 @@ fn bomb_processes(marker: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// A process Queue whose `get` aborts the process it runs in: the consumers are child
+/// processes, so a child crashes in the middle of a check.
+#[derive(Debug)]
+struct AbortingGet(racecourse_impl::process::process_queue::PipeQueue);
+
+impl racecourse_spec::process_queue::ProcessQueue for AbortingGet {
+    type Child<R: racecourse_spec::job::Wire> =
+        racecourse_impl::process::process_queue::QueueChild<R>;
+
+    fn new(capacity: usize) -> Result<Self, racecourse_spec::process_queue::QueueError> {
+        racecourse_spec::process_queue::ProcessQueue::new(capacity).map(AbortingGet)
+    }
+
+    fn spawn<A: racecourse_spec::job::Wire, R: racecourse_spec::job::Wire>(
+        &self,
+        job: &'static racecourse_spec::job::Job<
+            (racecourse_spec::process_queue::QueueHandle, A),
+            R,
+        >,
+        arg: A,
+    ) -> Result<Self::Child<R>, racecourse_spec::process_queue::QueueError> {
+        self.0.spawn(job, arg)
+    }
+
+    fn open(
+        handle: racecourse_spec::process_queue::QueueHandle,
+    ) -> Result<Self, racecourse_spec::process_queue::QueueError> {
+        racecourse_spec::process_queue::ProcessQueue::open(handle).map(AbortingGet)
+    }
+
+    fn put(&self, item: &[u8]) -> Result<(), racecourse_spec::process_queue::QueueError> {
+        self.0.put(item)
+    }
+
+    fn get(&self) -> Result<Vec<u8>, racecourse_spec::process_queue::QueueError> {
+        std::process::abort()
+    }
+}
+
+racecourse::__register_process_queue!(static ABORTING_GET: AbortingGet);
+
+#[test]
+fn a_child_process_that_crashes_is_reported_and_nothing_is_left() {
+    let r = isolate::cell(
+        "a_child_process_that_crashes_is_reported_and_nothing_is_left",
+        "aborting_get",
+        || {
+            racecourse::process_queue::check(
+                &ABORTING_GET,
+                racecourse::process_queue::Property::ExactlyOnce,
+            )
+        },
+    );
+    let seen = seen(r);
+    assert!(
+        seen.contains("crashed") && seen.contains("SIGABRT"),
+        "the verdict names the crash, not its consequence: {seen}"
+    );
+}
