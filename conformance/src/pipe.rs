@@ -783,7 +783,12 @@ fn conclude<P, C: Child<String> + Send + 'static>(
                 Err(JobError::Failed(child_why)) if child_why.starts_with("in ") => {
                     Err(Violation::new(what, child_why))
                 }
-                _ => Err(Violation::new(what, why)),
+                // The child's outcome too: why it ended is half the story.
+                Err(e) => Err(Violation::new(what, format!("{why} ({e})"))),
+                Ok(said) => Err(Violation::new(
+                    what,
+                    format!("{why} (its job returned: {said})"),
+                )),
             }
         }
         Err((why, false)) => {
