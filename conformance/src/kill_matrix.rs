@@ -351,6 +351,18 @@ impl Matrix {
     /// Panics, naming them, if a mutant survived a property that must reject it or
     /// survived every property, or if a must-pass implementation was rejected.
     pub fn assert_expected(&self) {
+        let problems = self.problems();
+        assert!(
+            problems.is_empty(),
+            "the oracle is wrong about these implementations:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    /// What [`assert_expected`](Self::assert_expected) would panic with, one line
+    /// (with its verdict's whole text) per wrong cell: printed before a snapshot
+    /// comparison, whose diff shows only the first line of each verdict.
+    pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for cell in &self.cells {
             let i = cell.implementation;
@@ -381,11 +393,7 @@ impl Matrix {
                 ));
             }
         }
-        assert!(
-            problems.is_empty(),
-            "the oracle is wrong about these implementations:\n{}",
-            problems.join("\n")
-        );
+        problems
     }
 
     /// Panics, naming them, if a property checked here rejected no mutant: such a

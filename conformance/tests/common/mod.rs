@@ -35,6 +35,15 @@ pub(crate) fn check_matrix(name: &str, matrix: &Matrix) {
             return;
         }
     }
+    // A snapshot diff shows what each cell expected, not what it saw: the whole
+    // verdicts of the wrong cells come first.
+    let problems = matrix.problems();
+    if !problems.is_empty() {
+        eprintln!(
+            "the oracle is wrong about these implementations:\n{}",
+            problems.join("\n")
+        );
+    }
     snapshots().bind(|| insta::assert_snapshot!(name, matrix.render()));
     matrix.assert_expected();
     matrix.assert_every_property_rejects_a_mutant();
