@@ -90,6 +90,13 @@
 //! here: this plan judges recovery. A process-shared mutex that is not robust leaves
 //! the recoverer asleep forever: the run stalls.
 //!
+//! ## E4 across processes: [`run_shm_list`]
+//! The shared list's adder, remover and snapshotter as processes, every call stamped
+//! from one clock in the probe region (just before the call, just after it returns) and
+//! returned to the parent, which adds the final snapshot; the remover holds `with_lock`
+//! through the same rendezvous (`hold`), and gates fix what its second remove must
+//! return. See [`run_shm_list`] and `README.md` beside this file.
+//!
 //! [`stall`]: SlotsScenario::stall
 
 use std::io;
