@@ -41,6 +41,7 @@ pub mod semaphore;
 pub mod shared_list;
 pub mod shm_array;
 pub mod shm_counter;
+pub mod shm_list;
 pub mod suite;
 pub mod thread_local;
 

@@ -34,6 +34,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::shm_array::EXERCISE,
     &crate::pipe::EXERCISE,
     &crate::process_queue::EXERCISE,
+    &crate::shm_list::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -57,4 +57,5 @@ pub mod semaphore;
 pub mod shared_list;
 pub mod shm_array;
 pub mod shm_counter;
+pub mod shm_list;
 pub mod thread_local;

@@ -21,4 +21,5 @@ pub mod score_board;
 pub mod semaphore;
 pub mod shared_list;
 pub mod shm_array;
+pub mod shm_list;
 pub mod thread_local;

@@ -90,6 +90,13 @@
 //! here: this plan judges recovery. A process-shared mutex that is not robust leaves
 //! the recoverer asleep forever: the run stalls.
 //!
+//! ## E4 across processes: [`run_shm_list`]
+//! The shared list's adder, remover and snapshotter as processes, every call stamped
+//! from one clock in the probe region (just before the call, just after it returns) and
+//! returned to the parent, which adds the final snapshot; the remover holds `with_lock`
+//! through the same rendezvous (`hold`), and gates fix what its second remove must
+//! return. See [`run_shm_list`] and `README.md` beside this file.
+//!
 //! [`stall`]: SlotsScenario::stall
 
 use std::io;
@@ -101,6 +108,7 @@ use std::time::{Duration, Instant};
 
 use racecourse_spec::shm_array::ShmArray;
 use racecourse_spec::shm_counter::ShmCounter;
+use racecourse_spec::shm_list::{RemovalOrder, ShmList};
 use serde::{Deserialize, Serialize};
 
 use super::child::ChildStatus;
@@ -552,7 +560,8 @@ struct Probe {
     max_inside: AtomicU32,
     /// Workers other than 0 that are about to call `with_lock` for the first time.
     announced: AtomicU32,
-    /// Worker 0's first critical section: 0 not yet entered, 1 inside, 2 left.
+    /// Worker 0's first critical section: 0 not yet entered, 1 inside, 2 left (and,
+    /// in the shared list's run, 3 once its `with_lock` has returned).
     first: AtomicU32,
     /// The pid of the first worker to announce itself.
     announcer: AtomicU32,
@@ -568,6 +577,17 @@ struct Probe {
     attached: AtomicU32,
     /// Progress: every attach, announcement, completed critical section and death.
     events: AtomicU64,
+    /// The shared list's run: the clock every call is stamped from (one `fetch_add`
+    /// just before the call and one just after it returns).
+    clock: AtomicU64,
+    /// The shared list's run: adds the adder has completed (up to 2; the gate of the
+    /// remover's second remove).
+    added: AtomicU32,
+    /// The shared list's run: 1 once the remover's gated remove has returned.
+    removed: AtomicU32,
+    /// The shared list's run: 1 if the adder's first add returned while the remover was
+    /// inside `with_lock`.
+    overlapped: AtomicU32,
 }
 
 impl Probe {
@@ -1129,6 +1149,419 @@ pub fn run_slots<S: Slots>(
         slots: values,
         max_holders,
         snapshots,
+    })
+}
+
+// E4 across processes: the shared list (`run_shm_list`).
+
+/// Which worker of a shared-list run removes (and holds `with_lock` first).
+pub const LIST_REMOVER: usize = 0;
+/// Which worker of a shared-list run adds.
+pub const LIST_ADDER: usize = 1;
+/// Which worker of a shared-list run takes snapshots.
+pub const LIST_SNAPSHOTTER: usize = 2;
+/// The process number of the final snapshot, taken once every worker has ended.
+pub const LIST_READER: usize = 3;
+
+/// A call on a shared list, as a worker made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ListStep {
+    /// `add(x)`.
+    Add(u32),
+    /// `remove()`, or a removal made inside `with_lock` (see [`ListCall::via_lock`]).
+    Remove,
+    /// `snapshot()`.
+    Snapshot,
+}
+
+/// What a call on a shared list returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ListReturn {
+    /// `add` returned `Ok(())`.
+    Added,
+    /// `remove` returned this.
+    Removed(Option<u32>),
+    /// `snapshot` returned these items, front first.
+    Snapshot(Vec<u32>),
+}
+
+/// One completed call of a shared-list run, stamped from the clock in shared memory:
+/// `call_at` just before the call, `ret_at` just after it returned, so a call that
+/// returned before another began has the smaller `ret_at` than the other's `call_at`,
+/// whatever processes made them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCall {
+    /// The worker that made it ([`LIST_REMOVER`], [`LIST_ADDER`], ..).
+    pub process: usize,
+    /// The call.
+    pub step: ListStep,
+    /// What it returned.
+    pub ret: ListReturn,
+    /// The clock just before the call.
+    pub call_at: u64,
+    /// The clock just after it returned.
+    pub ret_at: u64,
+    /// The removal was made by the harness inside `with_lock`, on the items it gave
+    /// (taken from the front or the back as the list declares).
+    pub via_lock: bool,
+}
+
+/// One run of the shared-list program across processes (see [`run_shm_list`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShmListScenario {
+    /// The adder adds `0..k`, the remover removes `k` times (at least 3).
+    pub k: u32,
+    /// The list's capacity (at least `k`).
+    pub capacity: usize,
+    /// How many snapshots the snapshotter takes (0: no snapshotter).
+    pub snapshots: usize,
+    /// The run fails once no worker has made progress for this long.
+    pub stall: Duration,
+}
+
+/// What a shared-list run saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShmListOutcome {
+    /// Every call of every worker, then the final snapshot (by [`LIST_READER`]).
+    pub calls: Vec<ListCall>,
+    /// The adder's first `add` returned while the remover was inside `with_lock`.
+    pub overlapped: bool,
+}
+
+/// What a worker of a shared-list run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum ListRole {
+    Remover,
+    Adder,
+    Snapshotter,
+}
+
+/// What a shared-list worker is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+enum ListJob {
+    Work {
+        token: String,
+        probe: String,
+        role: ListRole,
+        k: u32,
+        snapshots: usize,
+    },
+    Read {
+        token: String,
+        probe: String,
+    },
+}
+
+/// Declares `static NAME: ShmListWorker<Type>`, the worker [`run_shm_list`] needs to
+/// run `Type` in worker processes; as
+/// [`register_shm_counter_worker!`](crate::register_shm_counter_worker), for a
+/// [`ShmList`](racecourse_spec::shm_list::ShmList).
+///
+/// [`run_shm_list`]: crate::process::driver::run_shm_list
+#[macro_export]
+macro_rules! register_shm_list_worker {
+    ($(#[$attr:meta])* $vis:vis static $name:ident : $ty:ty $(;)?) => {
+        $(#[$attr])*
+        $vis static $name: $crate::process::driver::ShmListWorker<$ty> =
+            $crate::process::driver::ShmListWorker::__new(
+                $crate::process::worker::Task::__new(
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!($name)),
+                    $crate::process::driver::shm_list_worker::<$ty>,
+                    $crate::__task_registration!($name.__task()),
+                ),
+            );
+    };
+}
+
+/// The shm-list worker task for list type `L`.
+pub type ShmListWorker<L> = SlotsWorker<L>;
+
+/// Takes one item from `items` (front first) as a list of removal order `order` does.
+fn take(order: RemovalOrder, items: &mut Vec<u32>) -> Option<u32> {
+    match order {
+        RemovalOrder::Fifo if !items.is_empty() => Some(items.remove(0)),
+        RemovalOrder::Fifo => None,
+        RemovalOrder::Lifo => items.pop(),
+    }
+}
+
+/// A worker's calls, each stamped from the probe's clock.
+struct Stamper<'a> {
+    probe: &'a Probe,
+    process: usize,
+    calls: Vec<ListCall>,
+}
+
+impl Stamper<'_> {
+    /// Makes one call `f` of `step`, stamped, counted as progress; `what` names it in
+    /// errors.
+    fn call(
+        &mut self,
+        step: ListStep,
+        via_lock: bool,
+        f: impl FnOnce() -> io::Result<ListReturn>,
+    ) -> Result<&ListReturn, String> {
+        let what = match &step {
+            ListStep::Add(x) => format!("add({x})"),
+            ListStep::Remove if via_lock => "with_lock()".to_owned(),
+            ListStep::Remove => "remove()".to_owned(),
+            ListStep::Snapshot => "snapshot()".to_owned(),
+        };
+        let call_at = self.probe.clock.fetch_add(1, Ordering::SeqCst);
+        let ret = f().map_err(|e| format!("{what}: {e}"))?;
+        let ret_at = self.probe.clock.fetch_add(1, Ordering::SeqCst);
+        self.probe.event();
+        self.calls.push(ListCall {
+            process: self.process,
+            step,
+            ret,
+            call_at,
+            ret_at,
+            via_lock,
+        });
+        Ok(&self.calls.last().expect("just pushed").ret)
+    }
+
+    fn add<L: ShmList>(&mut self, list: &L, x: u32) -> Result<(), String> {
+        self.call(ListStep::Add(x), false, || {
+            list.add(x).map(|()| ListReturn::Added)
+        })?;
+        Ok(())
+    }
+
+    fn remove<L: ShmList>(&mut self, list: &L) -> Result<(), String> {
+        self.call(ListStep::Remove, false, || {
+            list.remove().map(ListReturn::Removed)
+        })?;
+        Ok(())
+    }
+
+    fn snapshot<L: ShmList>(&mut self, list: &L) -> Result<(), String> {
+        self.call(ListStep::Snapshot, false, || {
+            list.snapshot().map(ListReturn::Snapshot)
+        })?;
+        Ok(())
+    }
+
+    fn done(self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(&self.calls).map_err(|e| e.to_string())
+    }
+}
+
+/// The worker body of [`run_shm_list`] for list type `L`, a task function: register it
+/// per type with [`register_shm_list_worker!`](crate::register_shm_list_worker).
+pub fn shm_list_worker<L: ShmList>(args: &[u8]) -> Result<Vec<u8>, String> {
+    let job: ListJob = serde_json::from_slice(args).map_err(|e| format!("bad job: {e}"))?;
+    let (token, probe_token, role, k, snapshots) = match job {
+        ListJob::Read { token, probe } => {
+            let list = L::attach(&token).map_err(|e| format!("attach({token:?}): {e}"))?;
+            let probe_shm = attach_probe(&probe)?;
+            // SAFETY: `attach_probe` checked the size.
+            let probe = unsafe { Probe::of(&probe_shm) };
+            let mut me = Stamper {
+                probe,
+                process: LIST_READER,
+                calls: Vec::new(),
+            };
+            me.snapshot(&list)?;
+            return me.done();
+        }
+        ListJob::Work {
+            token,
+            probe,
+            role,
+            k,
+            snapshots,
+        } => (token, probe, role, k, snapshots),
+    };
+    let list = L::attach(&token).map_err(|e| format!("attach({token:?}): {e}"))?;
+    let probe_shm = attach_probe(&probe_token)?;
+    // SAFETY: `attach_probe` checked the size.
+    let probe = unsafe { Probe::of(&probe_shm) };
+    probe.attached.fetch_add(1, Ordering::SeqCst);
+    probe.event();
+    let gone = || "the parent went away".to_owned();
+    let process = match role {
+        ListRole::Remover => LIST_REMOVER,
+        ListRole::Adder => LIST_ADDER,
+        ListRole::Snapshotter => LIST_SNAPSHOTTER,
+    };
+    let mut me = Stamper {
+        probe,
+        process,
+        calls: Vec::new(),
+    };
+    match role {
+        ListRole::Remover => {
+            // The rendezvous: inside `with_lock`, hold the items given until the adder
+            // has completed an add or is seen held at the lock; then remove from them.
+            me.call(ListStep::Remove, true, || {
+                list.with_lock(|items| {
+                    hold(probe);
+                    let taken = take(L::ORDER, items);
+                    probe.first.store(2, Ordering::SeqCst);
+                    ListReturn::Removed(taken)
+                })
+            })?;
+            probe.first.store(3, Ordering::SeqCst);
+            // The gate: the next remove begins after two adds have returned.
+            if !wait_for(|| probe.added.load(Ordering::SeqCst) >= 2) {
+                return Err(gone());
+            }
+            me.remove(&list)?;
+            probe.removed.store(1, Ordering::SeqCst);
+            probe.event();
+            for _ in 2..k {
+                me.remove(&list)?;
+            }
+        }
+        ListRole::Adder => {
+            if !wait_for(|| probe.first.load(Ordering::SeqCst) != 0) {
+                return Err(gone());
+            }
+            probe.announce();
+            me.add(&list, 0)?;
+            if probe.first.load(Ordering::SeqCst) == 1 {
+                probe.overlapped.store(1, Ordering::SeqCst);
+            }
+            probe.passed.fetch_add(1, Ordering::SeqCst);
+            probe.added.store(1, Ordering::SeqCst);
+            // The next add begins once the remover's `with_lock` has returned: a
+            // `with_lock` that writes back stale items then always loses item 0.
+            if !wait_for(|| probe.first.load(Ordering::SeqCst) == 3) {
+                return Err(gone());
+            }
+            me.add(&list, 1)?;
+            probe.added.store(2, Ordering::SeqCst);
+            probe.event();
+            if !wait_for(|| probe.removed.load(Ordering::SeqCst) == 1) {
+                return Err(gone());
+            }
+            for x in 2..k {
+                me.add(&list, x)?;
+            }
+        }
+        ListRole::Snapshotter => {
+            if !wait_for(|| probe.first.load(Ordering::SeqCst) != 0) {
+                return Err(gone());
+            }
+            for _ in 0..snapshots {
+                me.snapshot(&list)?;
+            }
+        }
+    }
+    me.done()
+}
+
+/// Runs the shared-list program on `L` across processes and records every call.
+///
+/// Three workers are started (spawn start method) before any is waited for:
+/// - the remover ([`LIST_REMOVER`]) first calls `with_lock` and, inside it, waits until
+///   the adder has completed its first `add` or is seen held at the lock (the
+///   rendezvous of the shared array, module docs), then removes from the items it was
+///   given, as the list's declared order says; it then waits until the adder's first two
+///   adds have returned, removes once (a remove that must give the front item of two
+///   for a FIFO, the back one for a LIFO), and removes `k - 2` more times;
+/// - the adder ([`LIST_ADDER`]) adds `0` once the remover is inside `with_lock`, notes
+///   whether that add returned while the remover was still inside, adds `1` once the
+///   remover's `with_lock` has returned, waits for
+///   the remover's gated remove, and adds `2..k` while the remover removes;
+/// - the snapshotter ([`LIST_SNAPSHOTTER`]), if `snapshots > 0`, takes that many
+///   snapshots once the remover is inside `with_lock`.
+///
+/// Once all have returned, one more worker attaches and takes the final snapshot. Every
+/// call is stamped from one clock in shared memory.
+///
+/// A list whose `with_lock` does not exclude `add` lets the adder's first add return
+/// during the rendezvous (`overlapped`) and, since the remover writes back the items it
+/// was given, loses item 0: in every run. Errors as [`run_slots`]: the first worker
+/// that fails, panics or crashes, or a stall; every worker is killed before this
+/// returns.
+pub fn run_shm_list<L: ShmList>(
+    worker: &'static ShmListWorker<L>,
+    scenario: &ShmListScenario,
+) -> Result<ShmListOutcome, TaskError> {
+    assert!(scenario.k >= 3, "the gated remove needs k >= 3");
+    let task = worker.task();
+    let owner = QuietDrop(Some(guarded("create()", || L::create(scenario.capacity))?));
+    let list = owner.0.as_ref().expect("just set");
+    let token = guarded("token()", || Ok(list.token()))?;
+    let probe_shm = SharedMemory::create(std::mem::size_of::<Probe>())
+        .map_err(|e| TaskError::harness("creating the probe region", Some(e)))?;
+    // SAFETY: the region was made for a Probe; zero-filled is valid.
+    let probe = unsafe { Probe::of(&probe_shm) };
+
+    let mut roles = vec![ListRole::Remover, ListRole::Adder];
+    if scenario.snapshots > 0 {
+        roles.push(ListRole::Snapshotter);
+    }
+    let mut workers: Vec<Option<Worker>> = Vec::with_capacity(roles.len());
+    for &role in &roles {
+        let job = ListJob::Work {
+            token: token.clone(),
+            probe: probe_shm.token().to_owned(),
+            role,
+            k: scenario.k,
+            snapshots: scenario.snapshots,
+        };
+        let args = serde_json::to_vec(&job).expect("a job always serializes");
+        // On error, dropping `workers` kills those already started.
+        workers.push(Some(worker::spawn(task, &args)?));
+    }
+
+    // As in `run_slots`: starting is bounded by `startup`, then the run fails only
+    // after a whole stall window without an event.
+    let startup = startup_limit(scenario.stall);
+    let spawned_at = Instant::now();
+    let mut events = probe.events.load(Ordering::SeqCst);
+    let mut moved_at = Instant::now();
+    let mut calls = Vec::new();
+    let decode = |bytes: &[u8]| -> Result<Vec<ListCall>, TaskError> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            TaskError::harness("decoding a worker's calls", Some(e.into())).with_task(task.name())
+        })
+    };
+    while workers.iter().any(Option::is_some) {
+        for slot in workers.iter_mut() {
+            if slot.as_ref().is_some_and(Worker::has_exited) {
+                let w = slot.take().expect("checked above");
+                calls.extend(decode(&w.finish(Instant::now()).result?)?);
+            }
+        }
+        let now_events = probe.events.load(Ordering::SeqCst);
+        let starting = (probe.attached.load(Ordering::SeqCst) as usize) < roles.len();
+        if now_events != events {
+            events = now_events;
+            moved_at = Instant::now();
+            heartbeat::beat();
+        } else if starting {
+            if spawned_at.elapsed() >= startup {
+                return Err(TaskError::stalled(startup).with_task(task.name()));
+            }
+            heartbeat::beat();
+        } else if moved_at.elapsed() >= scenario.stall {
+            return Err(TaskError::stalled(scenario.stall).with_task(task.name()));
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+
+    // The reader's one call is its start-up and its work: bounded like a start-up.
+    let read = ListJob::Read {
+        token,
+        probe: probe_shm.token().to_owned(),
+    };
+    let read = serde_json::to_vec(&read).expect("a job always serializes");
+    let bytes = worker::spawn(task, &read)?
+        .wait_until(Instant::now() + startup)
+        .map_err(|e| match e.kind() {
+            TaskErrorKind::TimedOut => TaskError::stalled(startup).with_task(task.name()),
+            _ => e,
+        })?;
+    heartbeat::beat();
+    calls.extend(decode(&bytes)?);
+    Ok(ShmListOutcome {
+        calls,
+        overlapped: probe.overlapped.load(Ordering::SeqCst) == 1,
     })
 }
 

@@ -17,6 +17,7 @@
 //!   ([`shm::RobustMutex`]), and both in one region ([`shm::LockedRegion`]);
 //! - [`shm_counter`]: the E5 shared value reference, [`shm_counter::RobustLocked`];
 //! - [`shm_array`]: the E5 shared array reference, [`shm_array::RobustArray`];
+//! - [`shm_list`]: the E4 process twin reference, [`shm_list::RobustList`];
 //! - [`driver`]: the scenario runs the conformance suites call
 //!   ([`driver::run_shm_counter`], [`driver::run_shm_array`]);
 //! - [`mutants`]: wrong shared counters the suites must reject;
@@ -41,6 +42,7 @@ pub mod serve;
 pub mod shm;
 pub mod shm_array;
 pub mod shm_counter;
+pub mod shm_list;
 pub mod worker;
 
 pub use error::{TaskError, TaskErrorKind};

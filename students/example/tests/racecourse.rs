@@ -22,3 +22,4 @@ racecourse::child_processes!(not_attempted);
 racecourse::shm_array!(not_attempted);
 racecourse::pipe!(not_attempted);
 racecourse::process_queue!(not_attempted);
+racecourse::shm_list!(not_attempted);
