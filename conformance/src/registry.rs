@@ -33,6 +33,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::child_processes::EXERCISE,
     &crate::shm_array::EXERCISE,
     &crate::pipe::EXERCISE,
+    &crate::manager::EXERCISE,
 ];
 
 /// The exercise named `name`.

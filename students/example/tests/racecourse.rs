@@ -21,3 +21,4 @@ racecourse::cpu_bound!(not_attempted);
 racecourse::child_processes!(not_attempted);
 racecourse::shm_array!(not_attempted);
 racecourse::pipe!(not_attempted);
+racecourse::manager!(not_attempted);
