@@ -23,6 +23,7 @@ pub mod io_fanout;
 pub mod isolate;
 pub mod kill_matrix;
 pub mod lecture;
+pub mod manager;
 pub mod must_pass;
 pub mod mutants;
 pub mod oracle;

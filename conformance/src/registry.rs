@@ -35,6 +35,7 @@ pub const EXERCISES: &[&Exercise] = &[
     &crate::pipe::EXERCISE,
     &crate::process_queue::EXERCISE,
     &crate::shm_list::EXERCISE,
+    &crate::manager::EXERCISE,
 ];
 
 /// The exercise named `name`.

@@ -46,6 +46,7 @@ pub mod executor;
 pub mod io_fanout;
 pub mod job;
 pub mod lecture;
+pub mod manager;
 pub mod pipe;
 pub mod process_pool;
 pub mod process_queue;

@@ -12,6 +12,7 @@ pub mod event;
 pub mod executor;
 pub mod io_fanout;
 pub mod lecture;
+pub mod manager;
 pub mod pipe;
 pub mod process_pool;
 pub mod process_queue;

@@ -33,6 +33,7 @@ pub mod driver;
 mod error;
 pub mod heartbeat;
 pub mod job;
+pub mod manager;
 pub mod must_pass;
 pub mod mutants;
 pub mod pipe;

@@ -23,3 +23,4 @@ racecourse::shm_array!(not_attempted);
 racecourse::pipe!(not_attempted);
 racecourse::process_queue!(not_attempted);
 racecourse::shm_list!(not_attempted);
+racecourse::manager!(not_attempted);
