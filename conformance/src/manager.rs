@@ -32,22 +32,19 @@
 //! that way.
 
 use std::collections::BTreeSet;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use racecourse_impl::process::heartbeat;
 use racecourse_impl::process::job::{finish_one, spawn_one};
-use racecourse_impl::process::shm::SharedMemory;
-use racecourse_impl::process::worker::{panic_message, Worker};
+use racecourse_impl::process::worker::Worker;
 use racecourse_spec::job::{Job, JobError};
 use racecourse_spec::manager::{Manager, ManagerError, ManagerHandle, Proxy};
 use serde::{Deserialize, Serialize};
 
+use crate::pipe::{no_evidence, watched, Board, SLOW};
 use crate::registry::{Exercise, Implementation, Role, Slot};
-use crate::report::{Kind, Violation};
-use crate::runner::watch::{children, gettid, sched, HELD};
+use crate::report::Violation;
+use crate::runner::watch::{children, sched, HELD};
 use crate::runner::{Finding, Found, Runtime};
 
 #[doc(hidden)]
@@ -59,8 +56,8 @@ pub use racecourse_spec::manager::ManagerHandle as __ManagerHandle;
 pub const NAME: &str = "manager";
 
 /// A check fails as stalled once nothing at all happened for this long: no counter
-/// moved, no child process used CPU time, no step returned.
-pub const STALL: Duration = Duration::from_secs(5);
+/// moved, no child process used CPU time, no step returned (the Pipe's watcher's).
+pub use crate::pipe::STALL;
 
 /// Child processes in `all_appended` and `concurrent_clients` (the course's six).
 pub const CLIENTS: u32 = 6;
@@ -109,7 +106,8 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 // ---------------------------------------------------------------------------------
-// The board: counters in shared memory.
+// The board ([`crate::pipe::Board`]): counters in shared memory. Slot 4 is the
+// parent's thread id (`watched`), 15 the changes.
 
 /// Children connected (`concurrent_clients`).
 const CONNECTED: usize = 0;
@@ -120,115 +118,13 @@ const DONE: usize = 2;
 /// Children whose script failed.
 const FAILED: usize = 3;
 /// Set by the parent: give up (another process failed).
-const ABORT: usize = 4;
+const ABORT: usize = 8;
 /// The child wrote (`visible_to_others`), or holds its proxy (`manager_died`).
 const C_WROTE: usize = 5;
 /// The parent wrote (`visible_to_others`), or the server is dead (`manager_died`).
 const P_WROTE: usize = 6;
 /// Whose turn it is to insert (`dict`).
 const TURN: usize = 7;
-/// Bumped on every change, and the futex word waiters sleep on.
-const CHANGES: usize = 15;
-const SLOTS: usize = 16;
-
-/// Counters in a shared region.
-#[derive(Debug)]
-pub struct Board {
-    memory: SharedMemory,
-}
-
-/// How often a wait for a counter looks again (a change wakes it at once): slow, so
-/// that a waiting process burns no CPU time the stall watch would take for work.
-const SLOW: Duration = Duration::from_millis(100);
-
-impl Board {
-    fn create() -> Result<Board, Violation> {
-        SharedMemory::create(SLOTS * 4)
-            .map(|memory| Board { memory })
-            .map_err(|e| Violation::new("a shared region for the board", e.to_string()))
-    }
-
-    fn attach(token: &str) -> Result<Board, String> {
-        SharedMemory::attach(token)
-            .map(|memory| Board { memory })
-            .map_err(|e| format!("attaching the board: {e}"))
-    }
-
-    fn token(&self) -> String {
-        self.memory.token().to_owned()
-    }
-
-    fn slot(&self, i: usize) -> &AtomicU32 {
-        assert!(i < SLOTS && self.memory.len() >= SLOTS * 4);
-        // SAFETY: the region is at least SLOTS * 4 bytes, page-aligned, shared and
-        // lives as long as `self`; it is only ever accessed through atomics.
-        unsafe { &*(self.memory.as_ptr().cast::<AtomicU32>().add(i)) }
-    }
-
-    fn get(&self, i: usize) -> u32 {
-        self.slot(i).load(Ordering::SeqCst)
-    }
-
-    fn wake(&self) {
-        self.slot(CHANGES).fetch_add(1, Ordering::SeqCst);
-        // SAFETY: FUTEX_WAKE on a 4-byte aligned word of a live shared mapping; it
-        // reads nothing else. Not FUTEX_PRIVATE: the sleepers are in other processes.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                self.slot(CHANGES).as_ptr(),
-                libc::FUTEX_WAKE,
-                i32::MAX,
-            )
-        };
-    }
-
-    /// Sets counter `i` and wakes every waiter to look again.
-    fn set(&self, i: usize, value: u32) {
-        self.slot(i).store(value, Ordering::SeqCst);
-        self.wake();
-    }
-
-    /// Adds one to counter `i` and wakes every waiter.
-    fn add(&self, i: usize) {
-        self.slot(i).fetch_add(1, Ordering::SeqCst);
-        self.wake();
-    }
-
-    /// Waits until `ready()`, looking again on every change; gives up (`Err`) once
-    /// `gone()` says why.
-    fn wait(
-        &self,
-        mut ready: impl FnMut() -> bool,
-        gone: impl Fn() -> Option<String>,
-    ) -> Result<(), String> {
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: SLOW.as_nanos() as libc::c_long,
-        };
-        loop {
-            let seen = self.get(CHANGES);
-            if ready() {
-                return Ok(());
-            }
-            if let Some(why) = gone() {
-                return Err(why);
-            }
-            // SAFETY: FUTEX_WAIT on a 4-byte aligned word of a live shared mapping,
-            // with a timespec that outlives the call; it returns at once if the word
-            // moved.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    self.slot(CHANGES).as_ptr(),
-                    libc::FUTEX_WAIT,
-                    seen,
-                    &timeout as *const libc::timespec,
-                )
-            };
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // The child's side.
@@ -329,12 +225,12 @@ pub fn child_main<M: Manager>((handle, script): (ManagerHandle, Script)) -> Resu
                         (board.get(ABORT) != 0).then(|| "aborted: another child failed".into())
                     })
                 };
-                board.wait(|| board.get(CONNECTED) >= CLIENTS, aborted)?;
+                board.wait(SLOW, || board.get(CONNECTED) >= CLIENTS, aborted)?;
                 proxy.append(&order(index)).map_err(|e| {
                     format!("in child {index}: its append, all {CLIENTS} children connected, failed: {e}")
                 })?;
                 board.add(APPENDED);
-                board.wait(|| board.get(APPENDED) >= CLIENTS, aborted)?;
+                board.wait(SLOW, || board.get(APPENDED) >= CLIENTS, aborted)?;
                 let items = proxy
                     .items()
                     .map_err(|e| format!("in child {index}: items failed: {e}"))?;
@@ -358,7 +254,7 @@ pub fn child_main<M: Manager>((handle, script): (ManagerHandle, Script)) -> Resu
                 .insert(b"child key", b"child value")
                 .map_err(|e| format!("the child's insert failed: {e}"))?;
             board.set(C_WROTE, 1);
-            board.wait(|| board.get(P_WROTE) != 0, parent_gone(parent))?;
+            board.wait(SLOW, || board.get(P_WROTE) != 0, parent_gone(parent))?;
             let items = proxy
                 .items()
                 .map_err(|e| format!("the child's items failed: {e}"))?;
@@ -382,7 +278,7 @@ pub fn child_main<M: Manager>((handle, script): (ManagerHandle, Script)) -> Resu
         Script::Insert { board, index } => {
             let board = Board::attach(&board)?;
             let mut proxy = connect()?;
-            board.wait(|| board.get(TURN) >= index, parent_gone(parent))?;
+            board.wait(SLOW, || board.get(TURN) >= index, parent_gone(parent))?;
             proxy
                 .insert(b"shared", format!("from child {index}").as_bytes())
                 .map_err(|e| format!("child {index}'s insert failed: {e}"))?;
@@ -402,7 +298,7 @@ pub fn child_main<M: Manager>((handle, script): (ManagerHandle, Script)) -> Resu
                 .append(b"before")
                 .map_err(|e| format!("the child's append before the kill failed: {e}"))?;
             board.set(C_WROTE, 1);
-            board.wait(|| board.get(P_WROTE) != 0, parent_gone(parent))?;
+            board.wait(SLOW, || board.get(P_WROTE) != 0, parent_gone(parent))?;
             match proxy.append(b"after") {
                 Err(ManagerError::Gone) => Ok("gone".into()),
                 other => Err(format!(
@@ -454,88 +350,6 @@ pub use crate::__register_manager as __register_worker;
 // The parent's side: each step that calls the implementation on a thread of its own,
 // watched.
 
-/// What the watcher sees move: the board and the children's CPU time (the server's
-/// included). Not the step's own CPU time: a call that spins on a dead server must
-/// not pass for one at work.
-fn signature(board: Option<&Board>) -> u64 {
-    let cpu: u64 = children().iter().map(|c| c.cpu.as_millis() as u64).sum();
-    cpu.wrapping_mul(31)
-        .wrapping_add(board.map_or(0, |b| u64::from(b.get(CHANGES))) << 24)
-}
-
-/// Extra evidence a watcher looks at while a step runs: `Some` is a verdict.
-type Evidence<'a> = &'a mut dyn FnMut(libc::pid_t) -> Option<Violation>;
-
-/// Runs `step` on a thread of its own and waits for it: fails once `evidence` gives a
-/// verdict, or on a stall (see [`STALL`]). A step still stuck after a verdict is left
-/// behind: it ends with this process.
-fn watched<T: Send + 'static>(
-    what: &str,
-    board: Option<&Board>,
-    evidence: Evidence<'_>,
-    step: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Violation> {
-    let tid = Arc::new(AtomicI32::new(0));
-    let (tx, rx) = mpsc::channel();
-    let published = Arc::clone(&tid);
-    std::thread::Builder::new()
-        .name("racecourse-manager-parent".into())
-        .spawn(move || {
-            published.store(gettid(), Ordering::SeqCst);
-            let _ = tx.send(panic::catch_unwind(AssertUnwindSafe(step)));
-        })
-        .map_err(|e| Violation::new("a thread for the parent's side", e.to_string()))?;
-    let mut last = signature(board);
-    let mut since = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_millis(2)) {
-            Ok(Ok(value)) => {
-                heartbeat::beat();
-                return Ok(value);
-            }
-            Ok(Err(payload)) => {
-                return Err(Violation::new(
-                    what,
-                    format!("the parent's side panicked: {}", panic_message(&*payload)),
-                )
-                .of_kind(Kind::Panic))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(Violation::new(
-                    what,
-                    "the parent's thread ended without an outcome",
-                ))
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let me = tid.load(Ordering::SeqCst);
-                if me != 0 {
-                    if let Some(verdict) = evidence(me) {
-                        return Err(verdict);
-                    }
-                }
-                let now = signature(board);
-                if now != last {
-                    last = now;
-                    since = Instant::now();
-                    heartbeat::beat();
-                } else if since.elapsed() >= STALL {
-                    return Err(Violation::new(
-                        what,
-                        format!(
-                            "nothing happened for {STALL:?}: no call returned, no counter moved, no process used CPU time"
-                        ),
-                    )
-                    .of_kind(Kind::Stall));
-                }
-            }
-        }
-    }
-}
-
-fn no_evidence(_: libc::pid_t) -> Option<Violation> {
-    None
-}
-
 /// Starts the manager (on this thread: the server must be spawned by a thread that
 /// outlives it).
 fn start<M: Manager>(what: &str) -> Result<M, Violation> {
@@ -557,7 +371,7 @@ fn spawn<M: Manager>(
 const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// Joins `child` (watched), expecting its script to succeed.
-fn join_ok(child: Worker, what: &str, board: Option<&Board>) -> Result<String, Violation> {
+fn join_ok(child: Worker, what: &str, board: Option<&Arc<Board>>) -> Result<String, Violation> {
     match watched(what, board, &mut no_evidence, move || {
         finish_one::<String>(child, FOREVER)
     })? {
@@ -578,7 +392,7 @@ fn connect<M: Manager>(handle: &ManagerHandle, what: &str) -> Result<M::Proxy, V
 fn call<P: Proxy, T: Send + 'static>(
     proxy: P,
     what: &str,
-    board: Option<&Board>,
+    board: Option<&Arc<Board>>,
     call: impl FnOnce(&mut P) -> T + Send + 'static,
 ) -> Result<(P, T), Violation> {
     watched(what, board, &mut no_evidence, move || {
@@ -643,7 +457,7 @@ fn concurrent_clients<M: Manager>(worker: &'static ManagerWorker<M>) -> Result<(
     let kids = (0..CLIENTS)
         .map(|index| {
             let script = Script::Concurrent {
-                board: board.token(),
+                board: board.token().to_owned(),
                 index,
             };
             spawn(worker, &handle, script, what)
@@ -653,6 +467,7 @@ fn concurrent_clients<M: Manager>(worker: &'static ManagerWorker<M>) -> Result<(
     let shared = Arc::clone(&board);
     let ended = watched(what, Some(&board), &mut no_evidence, move || {
         shared.wait(
+            SLOW,
             || shared.get(DONE) >= CLIENTS || shared.get(FAILED) > 0,
             || {
                 // A child that died without counting itself ends the wait too.
@@ -701,14 +516,14 @@ fn visible_to_others<M: Manager>(worker: &'static ManagerWorker<M>) -> Result<()
         worker,
         &handle,
         Script::Visible {
-            board: board.token(),
+            board: board.token().to_owned(),
         },
         what,
     )?;
     let pid = kid.id();
     let shared = Arc::clone(&board);
     watched(what, Some(&board), &mut no_evidence, move || {
-        shared.wait(|| shared.get(C_WROTE) != 0, child_gone(pid))
+        shared.wait(SLOW, || shared.get(C_WROTE) != 0, child_gone(pid))
     })?
     .map_err(|why| Violation::new(what, format!("the child did not write: {why}")))?;
     let (proxy, read) = call(proxy, what, Some(&board), |p| {
@@ -754,7 +569,7 @@ fn dict<M: Manager>(worker: &'static ManagerWorker<M>) -> Result<(), Violation> 
     let kids = (0..WRITERS)
         .map(|index| {
             let script = Script::Insert {
-                board: board.token(),
+                board: board.token().to_owned(),
                 index,
             };
             spawn(worker, &handle, script, what)
@@ -888,14 +703,14 @@ fn manager_died<M: Manager>(worker: &'static ManagerWorker<M>) -> Result<(), Vio
         worker,
         &handle,
         Script::AfterDeath {
-            board: board.token(),
+            board: board.token().to_owned(),
         },
         what,
     )?;
     let pid = kid.id();
     let shared = Arc::clone(&board);
     watched(what, Some(&board), &mut no_evidence, move || {
-        shared.wait(|| shared.get(C_WROTE) != 0, child_gone(pid))
+        shared.wait(SLOW, || shared.get(C_WROTE) != 0, child_gone(pid))
     })?
     .map_err(|why| Violation::new(what, format!("the child did not connect: {why}")))?;
     // SAFETY: kill sends a signal to the server process, our child (not reaped yet,

@@ -119,7 +119,8 @@ const C_STARTED: usize = 0;
 const C_SENT: usize = 1;
 const P_STARTED: usize = 2;
 const P_SENT: usize = 3;
-/// The kernel thread id of the parent's thread that sends and receives.
+/// The kernel thread id of the parent's thread that sends and receives, published by
+/// [`watched`]: every suite that shares this board leaves slot 4 to it.
 const P_TID: usize = 4;
 const C_RECEIVED: usize = 5;
 const P_RECEIVED: usize = 6;
@@ -167,6 +168,16 @@ impl Board {
     /// Sets counter `i` and wakes every waiter to look again.
     pub(crate) fn set(&self, i: usize, value: u32) {
         self.slot(i).store(value, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Adds one to counter `i` and wakes every waiter to look again.
+    pub(crate) fn add(&self, i: usize) {
+        self.slot(i).fetch_add(1, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
         self.slot(CHANGES).fetch_add(1, Ordering::SeqCst);
         // SAFETY: FUTEX_WAKE on a 4-byte aligned word of a live shared mapping; it
         // reads nothing else. Not FUTEX_PRIVATE: the sleepers are in other processes.
