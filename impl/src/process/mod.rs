@@ -13,6 +13,8 @@
 //! - [`pipe`]: the E5 Pipe reference, [`pipe::OsPipe`], and how a child gets its end
 //!   of a pipe ([`pipe::spawn_child`]);
 //! - [`process_queue`]: the E5 process Queue reference, [`process_queue::PipeQueue`];
+//! - [`ring`]: a byte stream through shared memory for one writer and one reader at
+//!   a time, which wakes a sleeping side only when it sleeps ([`ring::Ring`]);
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
 //!   ([`shm::RobustMutex`]), and both in one region ([`shm::LockedRegion`]);
 //! - [`shm_counter`]: the E5 shared value reference, [`shm_counter::RobustLocked`];
@@ -39,6 +41,7 @@ pub mod mutants;
 pub mod pipe;
 pub mod process_pool;
 pub mod process_queue;
+pub mod ring;
 pub mod serve;
 pub mod shm;
 pub mod shm_array;

@@ -22,13 +22,18 @@ pub struct FlockLocked {
     shm: SharedMemory,
 }
 
+/// The memfd the lock is taken on (this type never closes it).
+fn flock_fd(shm: &SharedMemory) -> std::os::fd::RawFd {
+    shm.fd().map_or(-1, AsRawFd::as_raw_fd)
+}
+
 /// Unlocks the `flock` when dropped (also when the closure unwinds).
 struct Flocked<'a>(&'a SharedMemory);
 
 impl Drop for Flocked<'_> {
     fn drop(&mut self) {
         // SAFETY: flock on our own open fd touches no memory.
-        unsafe { libc::flock(self.0.fd().as_raw_fd(), libc::LOCK_UN) };
+        unsafe { libc::flock(flock_fd(self.0), libc::LOCK_UN) };
     }
 }
 
@@ -50,7 +55,7 @@ impl ShmCounter for FlockLocked {
     }
 
     fn with_lock<R>(&self, f: impl FnOnce(&mut u64) -> R) -> io::Result<R> {
-        let fd = self.shm.fd().as_raw_fd();
+        let fd = flock_fd(&self.shm);
         loop {
             // SAFETY: flock on our own open fd touches no memory.
             if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {

@@ -40,8 +40,9 @@ use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 /// Once attached, a mapping stays valid whatever happens to the creator.
 #[derive(Debug)]
 pub struct SharedMemory {
-    /// The memfd; kept open so that the token stays valid while we live.
-    fd: OwnedFd,
+    /// The memfd; kept open so that the token stays valid while we live, unless
+    /// [`close_fd`](Self::close_fd) closed it.
+    fd: Option<OwnedFd>,
     /// The start of the `MAP_SHARED` mapping, page-aligned.
     ptr: NonNull<u8>,
     len: usize,
@@ -101,6 +102,20 @@ impl SharedMemory {
         Self::map(OwnedFd::from(file), len)
     }
 
+    /// Maps a memfd handed over to this process (an inherited fd, say): the region is
+    /// the whole file. Its token names the fd in this process.
+    pub fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        let len = usize::try_from(std::fs::File::from(fd.try_clone()?).metadata()?.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "region too large"))?;
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the fd names an empty file, not a shared region",
+            ));
+        }
+        Self::map(fd, len)
+    }
+
     fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
         let length = std::num::NonZeroUsize::new(len).expect("len checked non-zero");
         // SAFETY: a fresh shared mapping of our own fd at an address the kernel picks;
@@ -118,7 +133,7 @@ impl SharedMemory {
         };
         let token = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
         Ok(Self {
-            fd,
+            fd: Some(fd),
             ptr: ptr.cast(),
             len,
             token,
@@ -146,9 +161,20 @@ impl SharedMemory {
         self.ptr.as_ptr()
     }
 
-    /// The memfd (to hand over explicitly instead of by token).
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
+    /// The memfd (to hand over explicitly instead of by token), unless
+    /// [`close_fd`](Self::close_fd) closed it.
+    pub fn fd(&self) -> Option<&OwnedFd> {
+        self.fd.as_ref()
+    }
+
+    /// Closes the memfd and keeps the mapping: the region stays usable here, but this
+    /// process no longer holds it open in its fd table, and the token names nothing
+    /// (it becomes empty). For a region two processes share by mapping alone, when an
+    /// fd left open would count as a leak (a pipe's peer must hold nothing of the
+    /// other's end).
+    pub fn close_fd(&mut self) {
+        self.fd = None;
+        self.token.clear();
     }
 }
 
@@ -511,7 +537,7 @@ mod tests {
     fn dropping_a_region_unmaps_it() {
         use std::os::unix::fs::MetadataExt;
         let shm = SharedMemory::create(4096).unwrap();
-        let inode = std::fs::File::from(shm.fd().try_clone().unwrap())
+        let inode = std::fs::File::from(shm.fd().unwrap().try_clone().unwrap())
             .metadata()
             .unwrap()
             .ino();
