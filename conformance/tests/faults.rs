@@ -452,9 +452,9 @@ impl racecourse_spec::process_queue::ProcessQueue for AbortingGet {
 racecourse::__register_process_queue!(static ABORTING_GET: AbortingGet);
 
 #[test]
-fn a_child_process_that_crashes_is_reported_and_nothing_is_left() {
+fn a_child_process_that_crashes_is_named_in_the_verdict() {
     let r = isolate::cell(
-        "a_child_process_that_crashes_is_reported_and_nothing_is_left",
+        "a_child_process_that_crashes_is_named_in_the_verdict",
         "aborting_get",
         || {
             racecourse::process_queue::check(
