@@ -997,6 +997,7 @@ pub fn check<Q: ProcessQueue>(
     })
 }
 
+crate::__register_process_queue!(static RING_QUEUE: racecourse_impl::process::ring_queue::RingQueue);
 crate::__register_process_queue!(static PIPE_QUEUE: racecourse_impl::process::process_queue::PipeQueue);
 crate::__register_process_queue!(static FEEDER: crate::must_pass::process_queue::Feeder);
 crate::__register_process_queue!(static POLLING: crate::must_pass::process_queue::Polling);
@@ -1006,7 +1007,8 @@ crate::__register_process_queue!(static IGNORES_BOUND: crate::mutants::process_q
 crate::__register_process_queue!(static INHERITABLE: crate::mutants::process_queue::Flawed<{ crate::mutants::process_queue::INHERITABLE }>);
 crate::__register_process_queue!(static SMALL_FIRST: crate::mutants::process_queue::SmallFirst);
 
-/// The queue's implementations (reference, must-pass, mutants), on real processes.
+/// The queue's implementations (the references, through a ring in shared memory and
+/// through an OS pipe; must-pass; mutants), on real processes.
 fn implementations(runtime: Runtime) -> Vec<Implementation> {
     if runtime != Runtime::Process {
         return Vec::new();
@@ -1019,6 +1021,9 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
     };
     let mutant = |must_fail| Role::Mutant { must_fail };
     vec![
+        implementation("ring_queue", Role::Reference, |p| {
+            check(&RING_QUEUE, Property::named(p))
+        }),
         implementation("pipe_queue", Role::Reference, |p| {
             check(&PIPE_QUEUE, Property::named(p))
         }),
