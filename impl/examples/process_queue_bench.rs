@@ -12,19 +12,26 @@
 //! - round trips: the parent puts an item and waits for the child's echo through the
 //!   replies queue, over and over.
 //!
-//! Both for 8-byte and 64 KiB items. The child is started once (spawn start method)
-//! with both queues and serves every batch; start-up is not timed.
+//! Both for 8-byte and 64 KiB items, through the reference ("Queue", `RingQueue`:
+//! items through a ring in shared memory) and through `PipeQueue` (items through an
+//! OS pipe). For each, the child is started once (spawn start method) with both
+//! queues and serves every batch; start-up is not timed.
 //!
 //! With `python3` on the PATH it runs `process_queue_bench.py` (beside this file) the
 //! same way (two `multiprocessing.Queue`s of bytes, spawn start method), in the same
-//! run, and prints the ratios. Issue 10's target: at least 5x Python's round trips.
+//! run, and prints the ratios. Issue 10's target: the reference at least 5x Python's
+//! round trips.
 
 mod common;
 
 use common::{run_python, runs_arg, summary, timed, Summary};
+use std::os::fd::OwnedFd;
+
 use racecourse_impl::process::process_queue::{spawn_with_fds, PipeQueue};
+use racecourse_impl::process::ring_queue::RingQueue;
 use racecourse_spec::child_processes::Child;
-use racecourse_spec::process_queue::{ProcessQueue, QueueHandle};
+use racecourse_spec::job::Job;
+use racecourse_spec::process_queue::{ProcessQueue, QueueError, QueueHandle};
 
 const SMALL: usize = 8;
 const LARGE: usize = 64 * 1024;
@@ -45,14 +52,31 @@ fn command(op: u8, count: u32) -> [u8; 5] {
     c
 }
 
+/// A queue type measured here: what its child gets (the handle's token and the fds).
+trait Measured: ProcessQueue {
+    fn for_child(&self) -> Result<(String, Vec<OwnedFd>), QueueError>;
+}
+
+impl Measured for RingQueue {
+    fn for_child(&self) -> Result<(String, Vec<OwnedFd>), QueueError> {
+        RingQueue::for_child(self)
+    }
+}
+
+impl Measured for PipeQueue {
+    fn for_child(&self) -> Result<(String, Vec<OwnedFd>), QueueError> {
+        PipeQueue::for_child(self)
+    }
+}
+
 /// The child: opens both queues (`requests|replies`) and serves commands until QUIT.
-fn served((handle, _): (QueueHandle, ())) -> Result<(), String> {
+fn served<Q: ProcessQueue>((handle, _): (QueueHandle, ())) -> Result<(), String> {
     let (requests, replies) = handle
         .0
         .split_once('|')
         .ok_or("the handle names two queues")?;
-    let requests = PipeQueue::open(QueueHandle(requests.into())).map_err(|e| e.to_string())?;
-    let replies = PipeQueue::open(QueueHandle(replies.into())).map_err(|e| e.to_string())?;
+    let requests = Q::open(QueueHandle(requests.into())).map_err(|e| e.to_string())?;
+    let replies = Q::open(QueueHandle(replies.into())).map_err(|e| e.to_string())?;
     loop {
         let c = requests.get().map_err(|e| e.to_string())?;
         let count = u32::from_le_bytes(c[1..5].try_into().map_err(|_| "a short command")?);
@@ -72,7 +96,8 @@ fn served((handle, _): (QueueHandle, ())) -> Result<(), String> {
         }
     }
 }
-racecourse_impl::job!(static SERVED: fn((QueueHandle, ())) -> () = served);
+racecourse_impl::job!(static SERVED_RING: fn((QueueHandle, ())) -> () = served::<RingQueue>);
+racecourse_impl::job!(static SERVED_PIPE: fn((QueueHandle, ())) -> () = served::<PipeQueue>);
 
 /// A rate line: `count` items per batch, batch times `s` (ms); returns the median rate.
 fn row(what: &str, count: u32, s: Summary) -> f64 {
@@ -87,15 +112,20 @@ fn row(what: &str, count: u32, s: Summary) -> f64 {
     rate(s.median)
 }
 
-fn main() {
-    let runs = runs_arg(20);
-    let requests = PipeQueue::new(0).expect("a queue");
-    let replies = PipeQueue::new(0).expect("a queue");
+/// Every row of queue type `Q` (named `name` in the rows), its child running `job`;
+/// returns the median rates, in the order of the Python rows.
+fn measure<Q: Measured>(
+    name: &str,
+    job: &'static Job<(QueueHandle, ()), ()>,
+    runs: usize,
+) -> Vec<f64> {
+    let requests = Q::new(0).expect("a queue");
+    let replies = Q::new(0).expect("a queue");
     let (a, mut pass) = requests.for_child().expect("the requests' fds");
     let (b, more) = replies.for_child().expect("the replies' fds");
     pass.extend(more);
-    let child = spawn_with_fds(&SERVED, (), format!("{a}|{b}"), pass).expect("the child starts");
-    let mut ours = Vec::new();
+    let child = spawn_with_fds(job, (), format!("{a}|{b}"), pass).expect("the child starts");
+    let mut rates = Vec::new();
     let batch = |op: u8, count: u32, size: usize| {
         let item = vec![7u8; size];
         let time = || {
@@ -115,22 +145,29 @@ fn main() {
         time();
         summary((0..runs).map(|_| time()).collect())
     };
-    for (size, (one_way, trips), name) in
+    for (size, (one_way, trips), size_name) in
         [(SMALL, SMALL_BATCH, "8 B"), (LARGE, LARGE_BATCH, "64 KiB")]
     {
-        ours.push(row(
-            &format!("Queue one-way items, {name}"),
+        rates.push(row(
+            &format!("{name} one-way items, {size_name}"),
             one_way,
             batch(SINK, one_way, size),
         ));
-        ours.push(row(
-            &format!("Queue round trips, {name}"),
+        rates.push(row(
+            &format!("{name} round trips, {size_name}"),
             trips,
             batch(ECHO, trips, size),
         ));
     }
     requests.put(&command(QUIT, 0)).expect("put");
     child.join().expect("the child ends");
+    rates
+}
+
+fn main() {
+    let runs = runs_arg(20);
+    let ours = measure::<RingQueue>("Queue", &SERVED_RING, runs);
+    let pipe = measure::<PipeQueue>("PipeQueue", &SERVED_PIPE, runs);
 
     let names = [
         "one-way, 8 B",
@@ -152,6 +189,7 @@ fn main() {
                         ours[i] / py,
                         if i % 2 == 1 { " (target >= 5x)" } else { "" }
                     );
+                    println!("ratio  PipeQueue / python, {name}: {:.1}x", pipe[i] / py);
                 }
                 None => println!("ratio  {name}: python printed no median"),
             }

@@ -17,7 +17,7 @@ use racecourse_spec::process_queue::{ProcessQueue, QueueError, QueueHandle};
 /// A feeder thread's inbox and handle.
 type FeederThread = (Sender<Vec<u8>>, JoinHandle<Result<(), QueueError>>);
 
-/// The reference's pipe, locks and bound, with Python's feeder thread: `put` takes a
+/// The pipe reference's pipe, locks and bound, with Python's feeder thread: `put` takes a
 /// slot (waiting while the queue is full, as the bound requires), hands the item to
 /// the process's feeder thread and returns; the feeder writes the items in order.
 /// Dropping the queue (the job returning) waits for the feeder to write everything,
@@ -98,7 +98,7 @@ impl ProcessQueue for Feeder {
     }
 }
 
-/// The reference's pipe and locks, with a `put` that polls for room: while the queue
+/// The pipe reference's pipe and locks, with a `put` that polls for room: while the queue
 /// is full it sleeps 1 ms and tries again to take a slot.
 #[derive(Debug)]
 pub struct Polling(PipeQueue);

@@ -1,4 +1,4 @@
-//! Wrong process queues (E5 (P)): most are the reference [`PipeQueue`] behind a
+//! Wrong process queues (E5 (P)): most are the pipe reference [`PipeQueue`] behind a
 //! wrapper that adds one defect a student could write (`Flawed<BUG>`), so the defect
 //! is the only difference; [`InProcess`] and [`SmallFirst`] are queues of their own.
 //! The suite must reject each (see the kill matrix).
@@ -24,7 +24,7 @@ pub const IGNORES_BOUND: u8 = 2;
 /// the process starts, of this queue or another, inherits them.
 pub const INHERITABLE: u8 = 3;
 
-/// The reference with the defect `BUG` (one of the constants above).
+/// The pipe reference with the defect `BUG` (one of the constants above).
 #[derive(Debug)]
 pub struct Flawed<const BUG: u8> {
     inner: PipeQueue,

@@ -12,9 +12,12 @@
 //!   of the current binary, routed there by an ELF constructor before `main`;
 //! - [`pipe`]: the E5 Pipe reference, [`pipe::OsPipe`], and how a child gets its end
 //!   of a pipe ([`pipe::spawn_child`]);
-//! - [`process_queue`]: the E5 process Queue reference, [`process_queue::PipeQueue`];
+//! - [`process_queue`]: the E5 process Queue through an OS pipe,
+//!   [`process_queue::PipeQueue`], and the bound and locks every queue here shares;
 //! - [`ring`]: a byte stream through shared memory for one writer and one reader at
 //!   a time, which wakes a sleeping side only when it sleeps ([`ring::Ring`]);
+//! - [`ring_queue`]: the E5 process Queue reference, [`ring_queue::RingQueue`], its
+//!   items through a ring in shared memory;
 //! - [`shm`]: shared memory ([`shm::SharedMemory`]) and a robust process-shared mutex
 //!   ([`shm::RobustMutex`]), and both in one region ([`shm::LockedRegion`]);
 //! - [`shm_counter`]: the E5 shared value reference, [`shm_counter::RobustLocked`];
@@ -42,6 +45,7 @@ pub mod pipe;
 pub mod process_pool;
 pub mod process_queue;
 pub mod ring;
+pub mod ring_queue;
 pub mod serve;
 pub mod shm;
 pub mod shm_array;

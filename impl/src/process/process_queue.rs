@@ -1,6 +1,12 @@
-//! The E5 process Queue reference: [`PipeQueue`], one OS pipe shared by every
-//! producer and consumer, with length-prefixed frames, two process-shared locks and
-//! a counting semaphore in shared memory for the bound.
+//! The E5 process Queue through an OS pipe: [`PipeQueue`], one OS pipe shared by
+//! every producer and consumer, with length-prefixed frames, two process-shared locks
+//! and a counting semaphore in shared memory for the bound. It is the second of the
+//! Queue's references (the suite accepts both); the first,
+//! [`RingQueue`](super::ring_queue::RingQueue), keeps the same bound and locks (the
+//! `Control` block here) but passes items through shared memory, with no system
+//! call while the queue flows: an OS pipe costs one per `put` and per `get`, which
+//! caps round trips at the pipe's (see issue 10 and `process_queue_bench`). The
+//! mutants and must-pass queues of the suite are built on this one.
 //!
 //! ```
 //! use racecourse_impl::process::process_queue::PipeQueue;
@@ -66,6 +72,7 @@ use racecourse_spec::process_queue::{ProcessQueue, QueueError, QueueHandle, MAX_
 
 use super::job::{encode, finish_one, task_of};
 use super::pipe::{os_pipe, take_fd};
+use super::ring::futex_wait;
 use super::shm::{RobustGuard, RobustMutex, SharedMemory};
 use super::worker::{self, Worker, WorkerOptions};
 
@@ -123,23 +130,160 @@ pub fn spawn_with_fds<A: Wire, R: Wire>(
     })
 }
 
-/// The shared part of a queue: the two locks and the semaphore.
+/// The shared part of a queue, at the start of its shared memory: the bound's
+/// counting semaphore and the two locks. [`PipeQueue`] and
+/// [`RingQueue`](super::ring_queue::RingQueue) both keep one.
 #[repr(C)]
-struct Control {
+pub(crate) struct Control {
     /// Free slots of a bounded queue (unused when `capacity` is 0).
     free: AtomicU32,
     /// Processes asleep in `put` waiting for a slot (so `get` wakes only if needed).
     waiting: AtomicU32,
-    /// The bound, 0 for none; written once by `new`.
+    /// The bound, 0 for none; written once by `init`.
     capacity: AtomicU32,
     /// Set to [`MAGIC`] once the locks are initialised.
     magic: AtomicU32,
-    writers: RobustMutex,
-    readers: RobustMutex,
+    /// Held by a `put` while it writes its frame: the writers are one writer.
+    pub(crate) writers: RobustMutex,
+    /// Held by a `get` while it reads its frame: the readers are one reader.
+    pub(crate) readers: RobustMutex,
 }
 
-/// Marks an initialised [`Control`].
+/// Marks an initialised [`Control`] of a [`PipeQueue`].
 const MAGIC: u32 = 0x5051_7565; // "PQue"
+
+/// FUTEX_WAKE of one sleeper on `word`.
+fn futex_wake_one(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a 4-byte aligned word of a live shared mapping; it reads
+    // nothing else.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1) };
+}
+
+impl Control {
+    /// The bytes a control block takes at the start of a queue's region.
+    pub(crate) const BYTES: usize = std::mem::size_of::<Control>();
+
+    /// A queue's capacity as the semaphore counts it.
+    ///
+    /// # Errors
+    /// [`QueueError`] for a capacity larger than a `u32`.
+    pub(crate) fn bound(capacity: usize) -> Result<u32, QueueError> {
+        u32::try_from(capacity).map_err(|_| {
+            QueueError(format!(
+                "a capacity of {capacity} items is more than a queue can count: pass at most {}",
+                u32::MAX
+            ))
+        })
+    }
+
+    /// The control block at the start of `memory`.
+    ///
+    /// # Panics
+    /// If `memory` is shorter than a control block (every queue checks that when it
+    /// makes or attaches its region).
+    pub(crate) fn of(memory: &SharedMemory) -> &Control {
+        assert!(
+            memory.len() >= Self::BYTES,
+            "a queue's region is shorter than its control block"
+        );
+        // SAFETY: the region is page-aligned and at least a Control long (asserted),
+        // and lives as long as the borrow of `memory`; every field is an atomic or a
+        // pthread mutex, made for shared access, for which any bytes another process
+        // wrote are a value (the mutexes are used only once `is` saw the magic, or by
+        // the process that initialised them).
+        unsafe { &*(memory.as_ptr().cast::<Control>()) }
+    }
+
+    /// Initialises the control block of a new queue at the start of `memory`: the
+    /// locks, the bound (`capacity` free slots, 0 for none), then `magic`.
+    ///
+    /// # Errors
+    /// [`QueueError`] if a lock cannot be initialised.
+    ///
+    /// # Safety
+    /// `memory` must be new and zero-filled, and known to no other process yet.
+    pub(crate) unsafe fn init(
+        memory: &SharedMemory,
+        capacity: u32,
+        magic: u32,
+    ) -> Result<&Control, QueueError> {
+        let control = Self::of(memory);
+        let base = memory.as_ptr().cast::<Control>();
+        // SAFETY: the region is at least a Control long (`of` checked it), new and
+        // used by no other process (the caller's promise); each mutex is initialised
+        // once, before anyone locks it.
+        unsafe {
+            RobustMutex::init(std::ptr::addr_of_mut!((*base).writers))
+                .map_err(|e| failed("initialising the writers' lock", e))?;
+            RobustMutex::init(std::ptr::addr_of_mut!((*base).readers))
+                .map_err(|e| failed("initialising the readers' lock", e))?;
+        }
+        control.capacity.store(capacity, Ordering::SeqCst);
+        control.free.store(capacity, Ordering::SeqCst);
+        control.magic.store(magic, Ordering::SeqCst);
+        Ok(control)
+    }
+
+    /// Whether `init` made this block with `magic` (a handle's region is checked so).
+    pub(crate) fn is(&self, magic: u32) -> bool {
+        self.magic.load(Ordering::SeqCst) == magic
+    }
+
+    /// The capacity the queue was made with (0: unbounded).
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::SeqCst) as usize
+    }
+
+    /// The free slots now (tests).
+    #[cfg(test)]
+    pub(crate) fn free(&self) -> u32 {
+        self.free.load(Ordering::SeqCst)
+    }
+
+    /// Takes a free slot of a bounded queue, sleeping on the futex of `free` while
+    /// there is none.
+    pub(crate) fn take_slot(&self) {
+        if self.capacity.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        while !self.try_take_slot() {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            futex_wait(&self.free, 0);
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Takes a free slot of a bounded queue if there is one: false when it is full.
+    pub(crate) fn try_take_slot(&self) -> bool {
+        if self.capacity.load(Ordering::Relaxed) == 0 {
+            return true;
+        }
+        let mut free = self.free.load(Ordering::SeqCst);
+        while free > 0 {
+            match self
+                .free
+                .compare_exchange(free, free - 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(now) => free = now,
+            }
+        }
+        false
+    }
+
+    /// Gives a slot back (after a `get`), waking one waiting `put` if one sleeps.
+    pub(crate) fn give_slot(&self) {
+        if self.capacity.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        self.free.fetch_add(1, Ordering::SeqCst);
+        // A sleeper counts itself before it sleeps, and sleeps only while `free` is
+        // 0: if it is not counted yet, it will see the slot we just gave.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            futex_wake_one(&self.free);
+        }
+    }
+}
 
 /// A FIFO queue of byte items shared by processes (see the module docs).
 #[derive(Debug)]
@@ -152,37 +296,9 @@ pub struct PipeQueue {
 /// The token prefix of a [`PipeQueue`] handle.
 const TOKEN: &str = "pqueue";
 
-/// FUTEX_WAIT on `word` while it is `expected` (shared between processes).
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: FUTEX_WAIT on a 4-byte aligned word of a live shared mapping, with no
-    // timeout; it returns at once if the word is not `expected`, or on a signal. Not
-    // FUTEX_PRIVATE: the wakers are in other processes.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        )
-    };
-}
-
-/// FUTEX_WAKE of one sleeper on `word`.
-fn futex_wake_one(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE on a 4-byte aligned word of a live shared mapping; it reads
-    // nothing else.
-    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1) };
-}
-
 impl PipeQueue {
     fn control(&self) -> &Control {
-        debug_assert!(self.memory.len() >= std::mem::size_of::<Control>());
-        // SAFETY: the region is page-aligned and at least a Control long (checked in
-        // `new` and `attach`), lives as long as `self`, and its locks were initialised
-        // by `new` before any handle existed (MAGIC checked in `open`); the atomics
-        // and mutexes are made for shared access.
-        unsafe { &*(self.memory.as_ptr().cast::<Control>()) }
+        Control::of(&self.memory)
     }
 
     /// The raw fds of the queue's pipe (read, write), for a look in `/proc`.
@@ -192,55 +308,24 @@ impl PipeQueue {
 
     /// The capacity the queue was made with (0: unbounded).
     pub fn capacity(&self) -> usize {
-        self.control().capacity.load(Ordering::SeqCst) as usize
+        self.control().capacity()
     }
 
     /// Takes a free slot of a bounded queue, sleeping while there is none (the first
     /// half of `put`; public for implementations built on this one).
     pub fn take_slot(&self) {
-        let control = self.control();
-        if control.capacity.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        while !self.try_take_slot() {
-            control.waiting.fetch_add(1, Ordering::SeqCst);
-            futex_wait(&control.free, 0);
-            control.waiting.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.control().take_slot();
     }
 
     /// Takes a free slot of a bounded queue if there is one, without waiting: false
     /// when the queue is full (public for implementations that wait their own way).
     pub fn try_take_slot(&self) -> bool {
-        let control = self.control();
-        if control.capacity.load(Ordering::Relaxed) == 0 {
-            return true;
-        }
-        let mut free = control.free.load(Ordering::SeqCst);
-        while free > 0 {
-            match control
-                .free
-                .compare_exchange(free, free - 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return true,
-                Err(now) => free = now,
-            }
-        }
-        false
+        self.control().try_take_slot()
     }
 
     /// Gives a slot back (after a `get`), waking one waiting `put`.
     pub fn give_slot(&self) {
-        let control = self.control();
-        if control.capacity.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        control.free.fetch_add(1, Ordering::SeqCst);
-        // A sleeper counts itself before it sleeps, and sleeps only while `free` is
-        // 0: if it is not counted yet, it will see the slot we just gave.
-        if control.waiting.load(Ordering::SeqCst) > 0 {
-            futex_wake_one(&control.free);
-        }
+        self.control().give_slot();
     }
 
     /// Reads exactly `into.len()` bytes; an end of file is an error (every process of
@@ -372,7 +457,7 @@ impl PipeQueue {
                 e,
             )
         })?;
-        if memory.len() < std::mem::size_of::<Control>() {
+        if memory.len() < Control::BYTES {
             return Err(QueueError(format!(
                 "`{token}` is not a queue's shared memory (too small): pass the handle the job was given"
             )));
@@ -385,33 +470,17 @@ impl ProcessQueue for PipeQueue {
     type Child<R: Wire> = QueueChild<R>;
 
     fn new(capacity: usize) -> Result<Self, QueueError> {
-        let capacity = u32::try_from(capacity).map_err(|_| {
-            QueueError(format!(
-                "a capacity of {capacity} items is more than a queue can count: pass at most {}",
-                u32::MAX
-            ))
-        })?;
-        let memory = SharedMemory::create(std::mem::size_of::<Control>())
+        let capacity = Control::bound(capacity)?;
+        let memory = SharedMemory::create(Control::BYTES)
             .map_err(|e| failed("making the queue's shared memory", e))?;
-        let base = memory.as_ptr().cast::<Control>();
-        // SAFETY: the region is new, zero-filled, page-aligned and at least a Control
-        // long, and no other process knows it yet; the mutexes are initialised once.
-        unsafe {
-            RobustMutex::init(std::ptr::addr_of_mut!((*base).writers))
-                .map_err(|e| failed("initialising the writers' lock", e))?;
-            RobustMutex::init(std::ptr::addr_of_mut!((*base).readers))
-                .map_err(|e| failed("initialising the readers' lock", e))?;
-        }
+        // SAFETY: the region is new and zero-filled, and no other process knows it yet.
+        unsafe { Control::init(&memory, capacity, MAGIC) }?;
         let (read, write) = os_pipe().map_err(|e| QueueError(e.to_string()))?;
         let queue = PipeQueue {
             memory,
             read: File::from(read),
             write: File::from(write),
         };
-        let control = queue.control();
-        control.capacity.store(capacity, Ordering::SeqCst);
-        control.free.store(capacity, Ordering::SeqCst);
-        control.magic.store(MAGIC, Ordering::SeqCst);
         Ok(queue)
     }
 
@@ -447,7 +516,7 @@ impl ProcessQueue for PipeQueue {
             read: File::from(take(read)?),
             write: File::from(take(write)?),
         };
-        if queue.control().magic.load(Ordering::SeqCst) != MAGIC {
+        if !queue.control().is(MAGIC) {
             return Err(QueueError(
                 "the shared memory of this handle is not an initialised queue: pass the handle the job was given".into(),
             ));
@@ -518,13 +587,13 @@ mod tests {
         assert_eq!(queue.capacity(), 2);
         queue.put(b"a").unwrap();
         queue.put(b"b").unwrap();
-        assert_eq!(queue.control().free.load(Ordering::SeqCst), 0);
+        assert_eq!(queue.control().free(), 0);
         assert_eq!(queue.get().unwrap(), b"a");
-        assert_eq!(queue.control().free.load(Ordering::SeqCst), 1);
+        assert_eq!(queue.control().free(), 1);
         queue.put(b"c").unwrap();
         assert_eq!(queue.get().unwrap(), b"b");
         assert_eq!(queue.get().unwrap(), b"c");
-        assert_eq!(queue.control().free.load(Ordering::SeqCst), 2);
+        assert_eq!(queue.control().free(), 2);
     }
 
     #[test]
