@@ -1194,6 +1194,7 @@ pub fn check<P: Pipe>(worker: &'static PipeWorker<P>, property: Property) -> Res
     })
 }
 
+crate::__register_pipe!(static RING_PIPE: racecourse_impl::process::ring_pipe::RingPipe);
 crate::__register_pipe!(static OS_PIPE: racecourse_impl::process::pipe::OsPipe);
 crate::__register_pipe!(static SEQPACKET: crate::must_pass::pipe::SeqPacket);
 crate::__register_pipe!(static UNFRAMED: crate::mutants::pipe::Flawed<{ crate::mutants::pipe::UNFRAMED }>);
@@ -1215,6 +1216,9 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
     };
     let mutant = |must_fail| Role::Mutant { must_fail };
     vec![
+        implementation("ring_pipe", Role::Reference, |p| {
+            check(&RING_PIPE, Property::named(p))
+        }),
         implementation("os_pipe", Role::Reference, |p| {
             check(&OS_PIPE, Property::named(p))
         }),

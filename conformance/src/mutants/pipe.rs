@@ -1,4 +1,4 @@
-//! Wrong pipes (E5 (P)): each is the reference [`OsPipe`] behind a wrapper that adds
+//! Wrong pipes (E5 (P)): each is the OS-pipe reference [`OsPipe`] behind a wrapper that adds
 //! one defect a student could write, `Flawed<BUG>`, so the defect is the only
 //! difference. The suite must reject each (see the kill matrix).
 
