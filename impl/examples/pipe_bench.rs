@@ -34,7 +34,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use common::{run_python, runs_arg, summary, timed, Summary};
+use common::{run_python, runs_arg, summary, timed, Placement, Summary};
 use racecourse_impl::process::pipe::{os_pipe, parse_token, spawn_child, take_fd, OsPipe};
 use racecourse_impl::process::ring_pipe::RingPipe;
 use racecourse_spec::child_processes::Child;
@@ -121,7 +121,7 @@ racecourse_impl::job!(static BARE: fn((ChildEnd, ())) -> () = bare);
 fn row(what: &str, count: u32, s: Summary) -> f64 {
     let rate = |ms: f64| f64::from(count) / (ms / 1e3);
     println!(
-        "rust   {what:<40} {:>10.0} /s  (p90 batch {:.0} /s, p10 batch {:.0} /s; median batch {:.3} ms)",
+        "rust   {what:<52} {:>10.0} /s  (p90 batch {:.0} /s, p10 batch {:.0} /s; median batch {:.3} ms)",
         rate(s.median),
         rate(s.p90),
         rate(s.p10),
@@ -183,16 +183,17 @@ fn socket_ends() -> std::io::Result<Ends> {
 }
 
 /// The limit rows: the same batches as the Pipe's, as bare reads and writes of fixed
-/// sizes over `ends`, in a child running [`bare`].
-fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
+/// sizes over `ends`, in a child running [`bare`], placed as `placement` says.
+fn bare_rows(ends: Ends, what: &str, runs: usize, placement: Placement) -> Vec<f64> {
     let (child_read, child_write, parent_read, parent_write) = ends;
     let token = format!(
         "pipe:{}:{}",
         child_read.as_raw_fd(),
         child_write.as_raw_fd()
     );
-    let child =
-        spawn_child(&BARE, (), token, vec![child_read, child_write]).expect("the child starts");
+    let child = placement
+        .spawn(|| spawn_child(&BARE, (), token, vec![child_read, child_write]))
+        .expect("the child starts");
     let mut rx = File::from(parent_read);
     let mut tx = File::from(parent_write);
     let batch = |op: u8, count: u32, size: usize| {
@@ -215,7 +216,8 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
         time();
         summary((0..runs).map(|_| time()).collect())
     };
-    let rows = all_rows(what, batch);
+    let rows = all_rows(&format!("{what}{}", placement.name()), batch);
+    placement.release();
     // Both ends: with a socket pair, `rx` is the same socket as `tx`, and the child
     // sees the end of the stream only once neither is open.
     drop((tx, rx));
@@ -223,9 +225,17 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
     rows
 }
 
-/// The rows of one of our Pipes, `P`, whose child runs `job` ([`served`]).
-fn pipe_rows<P: Pipe>(job: &'static Job<(ChildEnd, ()), ()>, what: &str, runs: usize) -> Vec<f64> {
-    let (mut pipe, child) = P::spawn(job, ()).expect("the child starts");
+/// The rows of one of our Pipes, `P`, whose child runs `job` ([`served`]), placed as
+/// `placement` says.
+fn pipe_rows<P: Pipe>(
+    job: &'static Job<(ChildEnd, ()), ()>,
+    what: &str,
+    runs: usize,
+    placement: Placement,
+) -> Vec<f64> {
+    let (mut pipe, child) = placement
+        .spawn(|| P::spawn(job, ()))
+        .expect("the child starts");
     let batch = |op: u8, count: u32, size: usize| {
         let m = vec![7u8; size];
         let mut time = || {
@@ -245,7 +255,8 @@ fn pipe_rows<P: Pipe>(job: &'static Job<(ChildEnd, ()), ()>, what: &str, runs: u
         time();
         summary((0..runs).map(|_| time()).collect())
     };
-    let rows = all_rows(what, batch);
+    let rows = all_rows(&format!("{what}{}", placement.name()), batch);
+    placement.release();
     drop(pipe);
     child.join().expect("the child ends");
     rows
@@ -253,15 +264,27 @@ fn pipe_rows<P: Pipe>(job: &'static Job<(ChildEnd, ()), ()>, what: &str, runs: u
 
 fn main() {
     let runs = runs_arg(20);
-    let ours = pipe_rows::<RingPipe>(&SERVED_RING, "Pipe (RingPipe)", runs);
-    let os = pipe_rows::<OsPipe>(&SERVED_OS, "OsPipe", runs);
+    let anywhere = Placement::Scheduler;
+    let ours = pipe_rows::<RingPipe>(&SERVED_RING, "Pipe (RingPipe)", runs, anywhere);
+    let os = pipe_rows::<OsPipe>(&SERVED_OS, "OsPipe", runs, anywhere);
 
-    let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs);
+    let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs, anywhere);
     let sockets = bare_rows(
         socket_ends().expect("a socket pair"),
         "bare socket pair",
         runs,
+        anywhere,
     );
+    // The Pipe spins before it sleeps: pinned both to one CPU, then each to its own.
+    let pinned: Vec<_> = Placement::all()
+        .into_iter()
+        .filter(|&p| p != anywhere)
+        .map(|p| {
+            let ours = pipe_rows::<RingPipe>(&SERVED_RING, "Pipe (RingPipe)", runs, p);
+            let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs, p);
+            (p, ours, limit)
+        })
+        .collect();
 
     let names = [
         "one-way, 8 B",
@@ -275,6 +298,16 @@ fn main() {
             limit[i] / ours[i],
             if i % 2 == 1 { " (target <= 1.5x)" } else { "" }
         );
+    }
+    for (placement, ours, limit) in &pinned {
+        for (i, name) in names.iter().enumerate() {
+            println!(
+                "ratio  limit / Pipe, {name}{}: {:.2}x{}",
+                placement.name(),
+                limit[i] / ours[i],
+                if i % 2 == 1 { " (target <= 1.5x)" } else { "" }
+            );
+        }
     }
     for (i, name) in names.iter().enumerate() {
         println!("ratio  limit / OsPipe, {name}: {:.2}x", limit[i] / os[i]);
