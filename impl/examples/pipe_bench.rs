@@ -16,6 +16,12 @@
 //! Both for 8-byte and 64 KiB messages. The child is started once per kind (spawn
 //! start method) and serves every batch; start-up is not timed.
 //!
+//! The Pipe and the bare pipe are measured three times: where the scheduler puts the
+//! two processes, both pinned to one CPU, and each pinned to a CPU of its own (`[one
+//! core]`, `[two cores]`; on a machine with two CPUs or more). A pipe's wake-up tends
+//! to pull the woken process to the waker's CPU, and a ring spins only while the
+//! other side may be running elsewhere: the three differ by up to 10x on this VM.
+//!
 //! The bare rows are the limits of OS transports, a system call per message at each
 //! end: the bare pipe is the most `OsPipe` can reach. `RingPipe` makes no system
 //! call while the stream flows (or while both sides spin, each on a core of its own),
