@@ -209,6 +209,12 @@ impl Board {
                 return Ok(());
             }
             if let Some(why) = gone() {
+                // The other side may have taken its step and ended between the two
+                // looks (a child's last step is often just before its exit): its
+                // step, made before it ended, is visible now.
+                if ready() {
+                    return Ok(());
+                }
                 return Err(why);
             }
             // SAFETY: FUTEX_WAIT on a 4-byte aligned word of a live shared mapping,
@@ -1302,4 +1308,35 @@ macro_rules! pipe {
     ($($impls:tt)+) => {
         $crate::pipe!(runtimes: [process], $($impls)+);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kill matrix rejected the must-pass `seqpacket` once in ten runs under two
+    /// CPU hogs: the parent looked at the child's counter (not there yet), the child
+    /// set it and ended, and the parent's next look found it gone. A step made before
+    /// the end must count.
+    #[test]
+    fn a_step_made_just_before_the_other_side_ended_counts() {
+        let board = Board::create().unwrap();
+        let mut looks = 0;
+        let ready = || {
+            looks += 1;
+            looks > 1
+        };
+        let gone = || Some("the child process ended".to_string());
+        assert_eq!(board.wait(Duration::from_millis(1), ready, gone), Ok(()));
+    }
+
+    #[test]
+    fn a_side_that_ended_without_the_step_is_reported() {
+        let board = Board::create().unwrap();
+        let gone = || Some("the child process ended".to_string());
+        assert_eq!(
+            board.wait(Duration::from_millis(1), || false, gone),
+            Err("the child process ended".to_string())
+        );
+    }
 }
