@@ -13,7 +13,7 @@
 //!   other sent;
 //! - `end_of_stream`: after the child closed its end (still alive), after it died
 //!   (`abort`), and after the parent closed its end (for the child), `recv` gives the
-//!   messages in flight, then `EndOfStream`;
+//!   messages in flight, then `EndOfStream`, and a `send` then fails with `Closed`;
 //! - `no_fd_leak`: the child inherits no fd the parent holds (its end aside), and once
 //!   `spawn` returned the parent holds nothing of the child's end, from the fd tables
 //!   in `/proc` of both processes.
@@ -91,7 +91,7 @@ properties! { $ __pipe_table;
     /// what the other sent.
     Duplex => duplex [process],
     /// After the peer closed its end, or died, `recv` gives the messages in flight and
-    /// then `EndOfStream`, never a hang.
+    /// then `EndOfStream`, never a hang; a `send` then fails with `Closed`.
     EndOfStream => end_of_stream [process],
     /// The child inherits no fd of the parent's but its end, and the parent keeps
     /// nothing of the child's end (fd tables in `/proc`).
@@ -209,6 +209,12 @@ impl Board {
                 return Ok(());
             }
             if let Some(why) = gone() {
+                // The other side may have taken its step and ended between the two
+                // looks (a child's last step is often just before its exit): its
+                // step, made before it ended, is visible now.
+                if ready() {
+                    return Ok(());
+                }
                 return Err(why);
             }
             // SAFETY: FUTEX_WAIT on a 4-byte aligned word of a live shared mapping,
@@ -587,7 +593,10 @@ pub fn child_main<P: Pipe>((end, script): (ChildEnd, Script)) -> Result<String, 
                         ))
                     }
                     Err(PipeError::EndOfStream) => {
-                        return Ok(format!("{count} messages, then the end of the stream"))
+                        return Ok(format!(
+                            "{count} messages, then the end of the stream; {}",
+                            send_after_end(&mut pipe)
+                        ))
                     }
                     Err(e) => {
                         return Err(format!(
@@ -599,6 +608,18 @@ pub fn child_main<P: Pipe>((end, script): (ChildEnd, Script)) -> Result<String, 
         }
     }
 }
+
+/// What a `send` did after `recv` gave `EndOfStream` (it must fail with `Closed`).
+fn send_after_end<P: Pipe>(pipe: &mut P) -> String {
+    match pipe.send(b"after the end") {
+        Err(PipeError::Closed) => SEND_CLOSED.to_string(),
+        Ok(()) => "then send said Ok: a message to a closed peer was accepted, and lost (send must fail with Closed)".to_string(),
+        Err(e) => format!("then send failed with {e:?}, not Closed"),
+    }
+}
+
+/// [`send_after_end`]'s words for a correct pipe.
+const SEND_CLOSED: &str = "then send failed with Closed";
 
 /// The child job for the pipe type `P`; declare one with the macro `__register_worker!`.
 pub struct PipeWorker<P> {
@@ -1057,9 +1078,10 @@ fn recv_before_end<P: Pipe>(pipe: P, what: &str) -> Result<P, Violation> {
     Ok(pipe)
 }
 
-/// The parent's `recv` once the child's end is closed: must be `EndOfStream`. While it
-/// runs, a parent holding the child's end, or a `recv` burning [`HELD`] of CPU time,
-/// is the verdict (see the module docs).
+/// The parent's `recv` once the child's end is closed: must be `EndOfStream`, and a
+/// `send` after it must fail with `Closed`. While the `recv` runs, a parent holding
+/// the child's end, or a `recv` burning [`HELD`] of CPU time, is the verdict (see the
+/// module docs).
 fn recv_end<P: Pipe>(
     pipe: P,
     listing: &Listing,
@@ -1090,12 +1112,26 @@ fn recv_end<P: Pipe>(
             )
         })
     };
-    let got = watched(what, None, &mut evidence, move || {
+    let (pipe, got) = watched(what, None, &mut evidence, move || {
         let mut pipe = pipe;
-        pipe.recv()
+        let got = pipe.recv();
+        (pipe, got)
     })?;
     match got {
-        Err(PipeError::EndOfStream) => Ok(()),
+        Err(PipeError::EndOfStream) => {
+            let sent = watched(what, None, &mut no_evidence, move || {
+                let mut pipe = pipe;
+                send_after_end(&mut pipe)
+            })?;
+            if sent == SEND_CLOSED {
+                Ok(())
+            } else {
+                Err(Violation::new(
+                    what,
+                    format!("recv gave EndOfStream, {sent}"),
+                ))
+            }
+        }
         Ok(m) => Err(Violation::new(
             what,
             format!(
@@ -1114,7 +1150,7 @@ fn end_of_stream<P: Pipe>(worker: &'static PipeWorker<P>) -> Result<(), Violatio
     // 1. The child closes its end and lives on.
     {
         let what =
-            "after the child closed its end (still running): its 3 messages, then EndOfStream";
+            "after the child closed its end (still running): its 3 messages, then EndOfStream, then a send fails with Closed";
         let board = Arc::new(Board::create()?);
         let script = Script::CloseAlive {
             board: board.memory.token().to_owned(),
@@ -1140,7 +1176,7 @@ fn end_of_stream<P: Pipe>(worker: &'static PipeWorker<P>) -> Result<(), Violatio
     }
     // 2. The child dies (abort) without closing.
     {
-        let what = "after the child died (abort) without closing: its 3 messages, then EndOfStream";
+        let what = "after the child died (abort) without closing: its 3 messages, then EndOfStream, then a send fails with Closed";
         let ambient = ambient();
         let (pipe, child) = spawn(worker, Script::Die, what)?;
         let (pipe, listing) = recv_listing(pipe, what)?;
@@ -1158,7 +1194,7 @@ fn end_of_stream<P: Pipe>(worker: &'static PipeWorker<P>) -> Result<(), Violatio
     }
     // 3. The parent closes its end: the child's recv must end.
     {
-        let what = "after the parent sent 3 messages and closed its end, the child's recv: 3 messages, then EndOfStream";
+        let what = "after the parent sent 3 messages and closed its end, the child's recv: 3 messages, then EndOfStream, then a send fails with Closed";
         let (mut pipe, child) = spawn(worker, Script::RecvToEnd, what)?;
         for i in 0..BEFORE_END as usize {
             pipe.send(&content(98, i, 10))
@@ -1166,7 +1202,7 @@ fn end_of_stream<P: Pipe>(worker: &'static PipeWorker<P>) -> Result<(), Violatio
         }
         pipe.close();
         let said = join_ok(child, what, None)?;
-        let expected = format!("{BEFORE_END} messages, then the end of the stream");
+        let expected = format!("{BEFORE_END} messages, then the end of the stream; {SEND_CLOSED}");
         if said != expected {
             return Err(Violation::new(what, format!("the child got {said}")));
         }
@@ -1194,6 +1230,7 @@ pub fn check<P: Pipe>(worker: &'static PipeWorker<P>, property: Property) -> Res
     })
 }
 
+crate::__register_pipe!(static RING_PIPE: racecourse_impl::process::ring_pipe::RingPipe);
 crate::__register_pipe!(static OS_PIPE: racecourse_impl::process::pipe::OsPipe);
 crate::__register_pipe!(static SEQPACKET: crate::must_pass::pipe::SeqPacket);
 crate::__register_pipe!(static UNFRAMED: crate::mutants::pipe::Flawed<{ crate::mutants::pipe::UNFRAMED }>);
@@ -1201,6 +1238,7 @@ crate::__register_pipe!(static EOF_SPINS: crate::mutants::pipe::Flawed<{ crate::
 crate::__register_pipe!(static KEEPS_CHILD_END: crate::mutants::pipe::Flawed<{ crate::mutants::pipe::KEEPS_CHILD_END }>);
 crate::__register_pipe!(static ONE_PIPE: crate::mutants::pipe::Flawed<{ crate::mutants::pipe::ONE_PIPE }>);
 crate::__register_pipe!(static LEAKS_PARENT_END: crate::mutants::pipe::Flawed<{ crate::mutants::pipe::LEAKS_PARENT_END }>);
+crate::__register_pipe!(static IGNORES_SEND_ERRORS: crate::mutants::pipe::Flawed<{ crate::mutants::pipe::IGNORES_SEND_ERRORS }>);
 
 /// The pipe's implementations (reference, must-pass, mutants), on real processes.
 fn implementations(runtime: Runtime) -> Vec<Implementation> {
@@ -1215,6 +1253,9 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
     };
     let mutant = |must_fail| Role::Mutant { must_fail };
     vec![
+        implementation("ring_pipe", Role::Reference, |p| {
+            check(&RING_PIPE, Property::named(p))
+        }),
         implementation("os_pipe", Role::Reference, |p| {
             check(&OS_PIPE, Property::named(p))
         }),
@@ -1240,6 +1281,9 @@ fn implementations(runtime: Runtime) -> Vec<Implementation> {
         implementation("leaks_parent_end", mutant(&["no_fd_leak"]), |p| {
             check(&LEAKS_PARENT_END, Property::named(p))
         }),
+        implementation("ignores_send_errors", mutant(&["end_of_stream"]), |p| {
+            check(&IGNORES_SEND_ERRORS, Property::named(p))
+        }),
     ]
 }
 
@@ -1264,4 +1308,35 @@ macro_rules! pipe {
     ($($impls:tt)+) => {
         $crate::pipe!(runtimes: [process], $($impls)+);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kill matrix rejected the must-pass `seqpacket` once in ten runs under two
+    /// CPU hogs: the parent looked at the child's counter (not there yet), the child
+    /// set it and ended, and the parent's next look found it gone. A step made before
+    /// the end must count.
+    #[test]
+    fn a_step_made_just_before_the_other_side_ended_counts() {
+        let board = Board::create().unwrap();
+        let mut looks = 0;
+        let ready = || {
+            looks += 1;
+            looks > 1
+        };
+        let gone = || Some("the child process ended".to_string());
+        assert_eq!(board.wait(Duration::from_millis(1), ready, gone), Ok(()));
+    }
+
+    #[test]
+    fn a_side_that_ended_without_the_step_is_reported() {
+        let board = Board::create().unwrap();
+        let gone = || Some("the child process ended".to_string());
+        assert_eq!(
+            board.wait(Duration::from_millis(1), || false, gone),
+            Err("the child process ended".to_string())
+        );
+    }
 }

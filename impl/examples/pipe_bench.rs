@@ -1,5 +1,6 @@
-//! The Pipe (E5 (P)) against Python's `multiprocessing.Pipe` and against the limit, a
-//! bare write/read ping-pong over OS pipes between two processes.
+//! The Pipe (E5 (P)): the reference, `RingPipe` (the "Pipe" rows), and the second
+//! accepted one, `OsPipe`, against Python's `multiprocessing.Pipe` and against the
+//! limit of OS pipes, a bare write/read ping-pong between two processes.
 //!
 //! ```text
 //! cargo run --release -p racecourse-impl --example pipe_bench [RUNS]
@@ -15,9 +16,18 @@
 //! Both for 8-byte and 64 KiB messages. The child is started once per kind (spawn
 //! start method) and serves every batch; start-up is not timed.
 //!
-//! Python's duplex `Pipe` is a Unix socket pair, not two OS pipes: on this VM its
-//! round trips can beat the bare OS-pipe ping-pong, so the limit row is the limit of
-//! the transport our Pipe uses, not of every transport.
+//! The Pipe and the bare pipe are measured three times: where the scheduler puts the
+//! two processes, both pinned to one CPU, and each pinned to a CPU of its own (`[one
+//! core]`, `[two cores]`; on a machine with two CPUs or more). A pipe's wake-up tends
+//! to pull the woken process to the waker's CPU, and a ring spins only while the
+//! other side may be running elsewhere: the three differ by up to 10x on this VM.
+//!
+//! The bare rows are the limits of OS transports, a system call per message at each
+//! end: the bare pipe is the most `OsPipe` can reach. `RingPipe` makes no system
+//! call while the stream flows (or while both sides spin, each on a core of its own),
+//! so it can beat them; the target ratios are printed for it. Python's duplex `Pipe`
+//! is a Unix socket pair, not two OS pipes: on this VM its round trips can beat the
+//! bare OS-pipe ping-pong.
 //!
 //! With `python3` on the PATH it runs `pipe_bench.py` (beside this file) the same way
 //! (`send_bytes`/`recv_bytes`, spawn start method), in the same run, and prints the
@@ -30,9 +40,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use common::{run_python, runs_arg, summary, timed, Summary};
+use common::{run_python, runs_arg, summary, timed, Placement, Summary};
 use racecourse_impl::process::pipe::{os_pipe, parse_token, spawn_child, take_fd, OsPipe};
+use racecourse_impl::process::ring_pipe::RingPipe;
 use racecourse_spec::child_processes::Child;
+use racecourse_spec::job::Job;
 use racecourse_spec::pipe::{ChildEnd, Pipe};
 
 const SMALL: usize = 8;
@@ -60,9 +72,9 @@ fn parse_command(c: &[u8]) -> (u8, u32, usize) {
     (c[0], count, size as usize)
 }
 
-/// The child on our Pipe: serves commands until the end of the stream.
-fn served((end, _): (ChildEnd, ())) -> Result<(), String> {
-    let mut pipe = OsPipe::open(end).map_err(|e| e.to_string())?;
+/// The child on one of our Pipes: serves commands until the end of the stream.
+fn served<P: Pipe>((end, _): (ChildEnd, ())) -> Result<(), String> {
+    let mut pipe = P::open(end).map_err(|e| e.to_string())?;
     while let Ok(c) = pipe.recv() {
         let (op, count, _) = parse_command(&c);
         for _ in 0..count {
@@ -77,7 +89,8 @@ fn served((end, _): (ChildEnd, ())) -> Result<(), String> {
     }
     Ok(())
 }
-racecourse_impl::job!(static SERVED: fn((ChildEnd, ())) -> () = served);
+racecourse_impl::job!(static SERVED_RING: fn((ChildEnd, ())) -> () = served::<RingPipe>);
+racecourse_impl::job!(static SERVED_OS: fn((ChildEnd, ())) -> () = served::<OsPipe>);
 
 /// The child of the limit: the same commands, bare reads and writes of fixed sizes.
 fn bare((end, _): (ChildEnd, ())) -> Result<(), String> {
@@ -114,7 +127,7 @@ racecourse_impl::job!(static BARE: fn((ChildEnd, ())) -> () = bare);
 fn row(what: &str, count: u32, s: Summary) -> f64 {
     let rate = |ms: f64| f64::from(count) / (ms / 1e3);
     println!(
-        "rust   {what:<40} {:>10.0} /s  (p90 batch {:.0} /s, p10 batch {:.0} /s; median batch {:.3} ms)",
+        "rust   {what:<52} {:>10.0} /s  (p90 batch {:.0} /s, p10 batch {:.0} /s; median batch {:.3} ms)",
         rate(s.median),
         rate(s.p90),
         rate(s.p10),
@@ -176,16 +189,17 @@ fn socket_ends() -> std::io::Result<Ends> {
 }
 
 /// The limit rows: the same batches as the Pipe's, as bare reads and writes of fixed
-/// sizes over `ends`, in a child running [`bare`].
-fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
+/// sizes over `ends`, in a child running [`bare`], placed as `placement` says.
+fn bare_rows(ends: Ends, what: &str, runs: usize, placement: Placement) -> Vec<f64> {
     let (child_read, child_write, parent_read, parent_write) = ends;
     let token = format!(
         "pipe:{}:{}",
         child_read.as_raw_fd(),
         child_write.as_raw_fd()
     );
-    let child =
-        spawn_child(&BARE, (), token, vec![child_read, child_write]).expect("the child starts");
+    let child = placement
+        .spawn(|| spawn_child(&BARE, (), token, vec![child_read, child_write]))
+        .expect("the child starts");
     let mut rx = File::from(parent_read);
     let mut tx = File::from(parent_write);
     let batch = |op: u8, count: u32, size: usize| {
@@ -208,7 +222,8 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
         time();
         summary((0..runs).map(|_| time()).collect())
     };
-    let rows = all_rows(what, batch);
+    let rows = all_rows(&format!("{what}{}", placement.name()), batch);
+    placement.release();
     // Both ends: with a socket pair, `rx` is the same socket as `tx`, and the child
     // sees the end of the stream only once neither is open.
     drop((tx, rx));
@@ -216,41 +231,66 @@ fn bare_rows(ends: Ends, what: &str, runs: usize) -> Vec<f64> {
     rows
 }
 
+/// The rows of one of our Pipes, `P`, whose child runs `job` ([`served`]), placed as
+/// `placement` says.
+fn pipe_rows<P: Pipe>(
+    job: &'static Job<(ChildEnd, ()), ()>,
+    what: &str,
+    runs: usize,
+    placement: Placement,
+) -> Vec<f64> {
+    let (mut pipe, child) = placement
+        .spawn(|| P::spawn(job, ()))
+        .expect("the child starts");
+    let batch = |op: u8, count: u32, size: usize| {
+        let m = vec![7u8; size];
+        let mut time = || {
+            timed(|| {
+                pipe.send(&command(op, count, size)).expect("send");
+                for _ in 0..count {
+                    pipe.send(&m).expect("send");
+                    if op == ECHO {
+                        assert_eq!(pipe.recv().expect("recv").len(), size);
+                    }
+                }
+                if op == SINK {
+                    assert_eq!(pipe.recv().expect("recv"), b"k");
+                }
+            })
+        };
+        time();
+        summary((0..runs).map(|_| time()).collect())
+    };
+    let rows = all_rows(&format!("{what}{}", placement.name()), batch);
+    placement.release();
+    drop(pipe);
+    child.join().expect("the child ends");
+    rows
+}
+
 fn main() {
     let runs = runs_arg(20);
-    let ours = {
-        let (mut pipe, child) = OsPipe::spawn(&SERVED, ()).expect("the child starts");
-        let batch = |op: u8, count: u32, size: usize| {
-            let m = vec![7u8; size];
-            let mut time = || {
-                timed(|| {
-                    pipe.send(&command(op, count, size)).expect("send");
-                    for _ in 0..count {
-                        pipe.send(&m).expect("send");
-                        if op == ECHO {
-                            assert_eq!(pipe.recv().expect("recv").len(), size);
-                        }
-                    }
-                    if op == SINK {
-                        assert_eq!(pipe.recv().expect("recv"), b"k");
-                    }
-                })
-            };
-            time();
-            summary((0..runs).map(|_| time()).collect())
-        };
-        let rows = all_rows("Pipe", batch);
-        drop(pipe);
-        child.join().expect("the child ends");
-        rows
-    };
+    let anywhere = Placement::Scheduler;
+    let ours = pipe_rows::<RingPipe>(&SERVED_RING, "Pipe (RingPipe)", runs, anywhere);
+    let os = pipe_rows::<OsPipe>(&SERVED_OS, "OsPipe", runs, anywhere);
 
-    let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs);
+    let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs, anywhere);
     let sockets = bare_rows(
         socket_ends().expect("a socket pair"),
         "bare socket pair",
         runs,
+        anywhere,
     );
+    // The Pipe spins before it sleeps: pinned both to one CPU, then each to its own.
+    let pinned: Vec<_> = Placement::all()
+        .into_iter()
+        .filter(|&p| p != anywhere)
+        .map(|p| {
+            let ours = pipe_rows::<RingPipe>(&SERVED_RING, "Pipe (RingPipe)", runs, p);
+            let limit = bare_rows(os_pipe_ends().expect("pipes"), "bare pipe", runs, p);
+            (p, ours, limit)
+        })
+        .collect();
 
     let names = [
         "one-way, 8 B",
@@ -264,6 +304,19 @@ fn main() {
             limit[i] / ours[i],
             if i % 2 == 1 { " (target <= 1.5x)" } else { "" }
         );
+    }
+    for (placement, ours, limit) in &pinned {
+        for (i, name) in names.iter().enumerate() {
+            println!(
+                "ratio  limit / Pipe, {name}{}: {:.2}x{}",
+                placement.name(),
+                limit[i] / ours[i],
+                if i % 2 == 1 { " (target <= 1.5x)" } else { "" }
+            );
+        }
+    }
+    for (i, name) in names.iter().enumerate() {
+        println!("ratio  limit / OsPipe, {name}: {:.2}x", limit[i] / os[i]);
     }
     for (i, name) in names.iter().enumerate() {
         println!(
@@ -285,6 +338,7 @@ fn main() {
                         ours[i] / py,
                         if i == 0 { " (target >= 10x)" } else { "" }
                     );
+                    println!("ratio  OsPipe / python, {name}: {:.1}x", os[i] / py);
                 }
                 None => println!("ratio  {name}: python printed no median"),
             }

@@ -17,6 +17,11 @@
 //! OS pipe). For each, the child is started once (spawn start method) with both
 //! queues and serves every batch; start-up is not timed.
 //!
+//! The Queue is measured three times: where the scheduler puts the two processes,
+//! both pinned to one CPU, and each pinned to a CPU of its own (`[one core]`, `[two
+//! cores]`; on a machine with two CPUs or more): its ring spins while the other side
+//! runs on another core, and sleeps at once when both share one.
+//!
 //! With `python3` on the PATH it runs `process_queue_bench.py` (beside this file) the
 //! same way (two `multiprocessing.Queue`s of bytes, spawn start method), in the same
 //! run, and prints the ratios. Issue 10's target: the reference at least 5x Python's
@@ -24,7 +29,7 @@
 
 mod common;
 
-use common::{run_python, runs_arg, summary, timed, Summary};
+use common::{run_python, runs_arg, summary, timed, Placement, Summary};
 use std::os::fd::OwnedFd;
 
 use racecourse_impl::process::process_queue::{spawn_with_fds, PipeQueue};
@@ -103,7 +108,7 @@ racecourse_impl::job!(static SERVED_PIPE: fn((QueueHandle, ())) -> () = served::
 fn row(what: &str, count: u32, s: Summary) -> f64 {
     let rate = |ms: f64| f64::from(count) / (ms / 1e3);
     println!(
-        "rust   {what:<40} {:>10.0} /s  (p90 batch {:.0} /s, p10 batch {:.0} /s; median batch {:.3} ms)",
+        "rust   {what:<48} {:>10.0} /s  (p90 batch {:.0} /s, p10 batch {:.0} /s; median batch {:.3} ms)",
         rate(s.median),
         rate(s.p90),
         rate(s.p10),
@@ -112,19 +117,24 @@ fn row(what: &str, count: u32, s: Summary) -> f64 {
     rate(s.median)
 }
 
-/// Every row of queue type `Q` (named `name` in the rows), its child running `job`;
-/// returns the median rates, in the order of the Python rows.
+/// Every row of queue type `Q` (named `name` in the rows), its child running `job`,
+/// placed as `placement` says; returns the median rates, in the order of the Python
+/// rows.
 fn measure<Q: Measured>(
     name: &str,
     job: &'static Job<(QueueHandle, ()), ()>,
     runs: usize,
+    placement: Placement,
 ) -> Vec<f64> {
+    let name = format!("{name}{}", placement.name());
     let requests = Q::new(0).expect("a queue");
     let replies = Q::new(0).expect("a queue");
     let (a, mut pass) = requests.for_child().expect("the requests' fds");
     let (b, more) = replies.for_child().expect("the replies' fds");
     pass.extend(more);
-    let child = spawn_with_fds(job, (), format!("{a}|{b}"), pass).expect("the child starts");
+    let child = placement
+        .spawn(|| spawn_with_fds(job, (), format!("{a}|{b}"), pass))
+        .expect("the child starts");
     let mut rates = Vec::new();
     let batch = |op: u8, count: u32, size: usize| {
         let item = vec![7u8; size];
@@ -159,6 +169,7 @@ fn measure<Q: Measured>(
             batch(ECHO, trips, size),
         ));
     }
+    placement.release();
     requests.put(&command(QUIT, 0)).expect("put");
     child.join().expect("the child ends");
     rates
@@ -166,8 +177,16 @@ fn measure<Q: Measured>(
 
 fn main() {
     let runs = runs_arg(20);
-    let ours = measure::<RingQueue>("Queue", &SERVED_RING, runs);
-    let pipe = measure::<PipeQueue>("PipeQueue", &SERVED_PIPE, runs);
+    let anywhere = Placement::Scheduler;
+    let ours = measure::<RingQueue>("Queue", &SERVED_RING, runs, anywhere);
+    let pipe = measure::<PipeQueue>("PipeQueue", &SERVED_PIPE, runs, anywhere);
+    // The Queue's ring spins before it sleeps: pinned both to one CPU, then each to
+    // its own.
+    let pinned: Vec<_> = Placement::all()
+        .into_iter()
+        .filter(|&p| p != anywhere)
+        .map(|p| (p, measure::<RingQueue>("Queue", &SERVED_RING, runs, p)))
+        .collect();
 
     let names = [
         "one-way, 8 B",
@@ -189,6 +208,14 @@ fn main() {
                         ours[i] / py,
                         if i % 2 == 1 { " (target >= 5x)" } else { "" }
                     );
+                    for (placement, ours) in &pinned {
+                        println!(
+                            "ratio  Queue{} / python, {name}: {:.1}x{}",
+                            placement.name(),
+                            ours[i] / py,
+                            if i % 2 == 1 { " (target >= 5x)" } else { "" }
+                        );
+                    }
                     println!("ratio  PipeQueue / python, {name}: {:.1}x", pipe[i] / py);
                 }
                 None => println!("ratio  {name}: python printed no median"),

@@ -45,6 +45,9 @@
 //! - Once the peer has closed its end, or its process has ended (however it died),
 //!   `recv` returns the messages still in flight and then
 //!   [`PipeError::EndOfStream`], never hangs.
+//! - Once `recv` returned `EndOfStream`, or the peer closed its end, `send` fails
+//!   with [`PipeError::Closed`] (a message nobody will read is never accepted
+//!   silently).
 //! - Only the two processes hold the pipe: the child gets its end and no other file
 //!   descriptor of the parent's, and the parent keeps nothing of the child's end.
 
@@ -109,8 +112,13 @@ impl std::error::Error for PipeError {}
 ///   and then [`PipeError::EndOfStream`], as soon as the OS reports the end of file:
 ///   it **must not** hang, and **must not** wait for anything but data or the end of
 ///   file on its own end.
-/// - A `send` to a closed peer **must** fail (`Closed`), never kill the process
-///   (`SIGPIPE`).
+/// - A `send` **must** fail with `Closed`, and never kill the process (`SIGPIPE`),
+///   once the peer's end is known to be closed: the peer closed or dropped it, or
+///   this end's `recv` returned `EndOfStream`. A peer whose process died without
+///   closing its end (killed, aborted) may go unnoticed by a `send` whose message fits
+///   the pipe's buffer until then: the message is lost, as one sent just before the
+///   death would be. (A pipe through shared memory sees the death only when it waits
+///   or makes a system call.)
 pub trait Pipe: Sized + Send + 'static {
     /// A child started by [`spawn`](Self::spawn).
     type Child<R: Wire>: Child<R> + Send;

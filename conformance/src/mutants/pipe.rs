@@ -1,4 +1,4 @@
-//! Wrong pipes (E5 (P)): each is the reference [`OsPipe`] behind a wrapper that adds
+//! Wrong pipes (E5 (P)): each is the OS-pipe reference [`OsPipe`] behind a wrapper that adds
 //! one defect a student could write, `Flawed<BUG>`, so the defect is the only
 //! difference. The suite must reject each (see the kill matrix).
 
@@ -26,6 +26,9 @@ pub const ONE_PIPE: u8 = 4;
 /// The parent's end is passed to the child too (copies without close-on-exec): the
 /// child holds the parent's fds.
 pub const LEAKS_PARENT_END: u8 = 5;
+/// `send` ignores what the write said (`let _ = ...; Ok(())`): a message to a closed
+/// peer is accepted, and lost.
+pub const IGNORES_SEND_ERRORS: u8 = 6;
 
 /// The reference with the defect `BUG` (one of the constants above).
 #[derive(Debug)]
@@ -90,6 +93,10 @@ impl<const BUG: u8> Pipe for Flawed<BUG> {
     }
 
     fn send(&mut self, message: &[u8]) -> Result<(), PipeError> {
+        if BUG == IGNORES_SEND_ERRORS {
+            let _ = self.inner.send(message);
+            return Ok(());
+        }
         if BUG != UNFRAMED {
             return self.inner.send(message);
         }

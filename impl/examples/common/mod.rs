@@ -98,3 +98,104 @@ pub(crate) fn run_python(script: &str, args: &[String]) -> Option<Vec<f64>> {
         }
     }
 }
+
+/// Where a benchmark's parent and child processes run: where the scheduler puts them,
+/// both on one CPU, or each on a CPU of its own. Transports that spin while waiting
+/// behave very differently in the last two, and the scheduler's choice can be either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    Scheduler,
+    OneCore,
+    TwoCores,
+}
+
+impl Placement {
+    /// The placements this machine can show: the two pinned ones need two CPUs.
+    pub(crate) fn all() -> Vec<Placement> {
+        if allowed_cpus().len() >= 2 {
+            vec![
+                Placement::Scheduler,
+                Placement::OneCore,
+                Placement::TwoCores,
+            ]
+        } else {
+            vec![Placement::Scheduler]
+        }
+    }
+
+    /// How the rows name it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Placement::Scheduler => "",
+            Placement::OneCore => " [one core]",
+            Placement::TwoCores => " [two cores]",
+        }
+    }
+
+    /// Spawns a child with `spawn` so placed, the calling thread pinned to match
+    /// until [`Placement::release`]: a child inherits the CPUs of the thread that
+    /// spawns it, so the thread is pinned to the child's CPU for the spawn, then to
+    /// its own.
+    pub(crate) fn spawn<T>(self, spawn: impl FnOnce() -> T) -> T {
+        let cpus = allowed_cpus();
+        let (child, parent) = match self {
+            Placement::Scheduler => return spawn(),
+            Placement::OneCore => (cpus[0], cpus[0]),
+            Placement::TwoCores => (cpus[1], cpus[0]),
+        };
+        pin(&[child]);
+        let spawned = spawn();
+        pin(&[parent]);
+        spawned
+    }
+
+    /// Lets the calling thread run on every CPU again.
+    pub(crate) fn release(self) {
+        if self != Placement::Scheduler {
+            pin(&allowed_cpus());
+        }
+    }
+}
+
+/// The CPUs the process may run on at start (before any pinning here).
+fn allowed_cpus() -> Vec<usize> {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(|| {
+        // SAFETY: a cpu_set_t is plain bits; sched_getaffinity fills the one we own.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above, with its true size.
+        let got =
+            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        assert_eq!(
+            got,
+            0,
+            "sched_getaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: CPU_ISSET reads a bit of the set we own, in range.
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+            .collect()
+    })
+    .clone()
+}
+
+/// Pins the calling thread to `cpus`.
+fn pin(cpus: &[usize]) {
+    // SAFETY: as in allowed_cpus.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        // SAFETY: CPU_SET writes a bit of the set we own; `cpu` came from the set of
+        // allowed CPUs, so it is in range.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: the set is ours and initialised; 0 is the calling thread.
+    let set_ok =
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    assert_eq!(
+        set_ok,
+        0,
+        "sched_setaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+}

@@ -10,9 +10,11 @@
 //!   how their arguments and results cross the boundary;
 //! - [`worker`]: the spawn start method: a registered task runs in a fresh execution
 //!   of the current binary, routed there by an ELF constructor before `main`;
-//! - [`pipe`]: the E5 Pipe reference, [`pipe::OsPipe`], and how a child gets its end
-//!   of a pipe ([`pipe::spawn_child`]);
-//! - [`process_queue`]: the E5 process Queue through an OS pipe,
+//! - [`ring_pipe`]: the E5 Pipe reference, [`ring_pipe::RingPipe`], two rings in
+//!   shared memory with OS pipes as doorbells;
+//! - [`pipe`]: the second E5 Pipe, [`pipe::OsPipe`] (two OS pipes), and how a child
+//!   gets its end of a pipe ([`pipe::spawn_child`]);
+//! - [`process_queue`]: the second E5 process Queue, through an OS pipe,
 //!   [`process_queue::PipeQueue`], and the bound and locks every queue here shares;
 //! - [`ring`]: a byte stream through shared memory for one writer and one reader at
 //!   a time, which wakes a sleeping side only when it sleeps ([`ring::Ring`]);
@@ -45,6 +47,7 @@ pub mod pipe;
 pub mod process_pool;
 pub mod process_queue;
 pub mod ring;
+pub mod ring_pipe;
 pub mod ring_queue;
 pub mod serve;
 pub mod shm;

@@ -1,7 +1,11 @@
-//! The E5 Pipe reference (processes): [`OsPipe`], two one-way OS pipes with
+//! The second E5 Pipe reference (processes): [`OsPipe`], two one-way OS pipes with
 //! length-prefixed frames, and the pieces every pipe implementation here shares: how
-//! a child is started with its end ([`spawn_child`]) and how the child takes its end
-//! over ([`take_fd`]).
+//! a child is started with its end ([`spawn_child`]), how the child takes its end
+//! over ([`take_fd`]), and the frames' length prefix ([`frame_header`],
+//! [`frame_length`]). The reference the benchmark measures as "Pipe" is
+//! [`RingPipe`](super::ring_pipe::RingPipe), which makes no system call per message;
+//! `OsPipe` makes one `write` per `send` and at least one `read` per `recv`, and the
+//! suite's mutants are built on it.
 //!
 //! ```
 //! use racecourse_impl::process::pipe::OsPipe;
@@ -69,7 +73,7 @@ use super::worker::{self, Worker, WorkerOptions};
 const FOREVER: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// The size of a frame's length prefix.
-const HEADER: usize = 4;
+pub const HEADER: usize = 4;
 
 /// How much `recv` asks the OS for at a time: a whole pipe's worth (see
 /// [`os_pipe`]), so that one `read` takes a 64 KiB message and its header at once.
@@ -307,18 +311,13 @@ impl Reader {
             return Err(if self.start == self.end {
                 PipeError::EndOfStream
             } else {
-                PipeError::Failed("the peer's end closed in the middle of a frame header".into())
+                mid_header()
             });
         }
-        let mut len = [0; HEADER];
-        len.copy_from_slice(&self.buf[self.start..self.start + HEADER]);
+        let mut header = [0; HEADER];
+        header.copy_from_slice(&self.buf[self.start..self.start + HEADER]);
         self.start += HEADER;
-        let len = u32::from_le_bytes(len) as usize;
-        if len > MAX_MESSAGE {
-            return Err(PipeError::Failed(format!(
-                "a frame announced {len} bytes, more than the {MAX_MESSAGE} a message may have: the stream is corrupt"
-            )));
-        }
+        let len = frame_length(header)?;
         let mut message = vec![0; len];
         let buffered = (self.end - self.start).min(len);
         message[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
@@ -346,8 +345,45 @@ impl Reader {
     }
 }
 
-fn mid_frame() -> PipeError {
+/// The error of a stream that ended inside a message: the peer died mid-send.
+pub fn mid_frame() -> PipeError {
     PipeError::Failed("the peer's end closed in the middle of a message".into())
+}
+
+/// The error of a stream that ended inside a frame's length prefix.
+pub fn mid_header() -> PipeError {
+    PipeError::Failed("the peer's end closed in the middle of a frame header".into())
+}
+
+/// The length prefix of `message`'s frame (see the module docs).
+///
+/// # Errors
+/// [`PipeError::Failed`] for a message larger than [`MAX_MESSAGE`].
+pub fn frame_header(message: &[u8]) -> Result<[u8; HEADER], PipeError> {
+    u32::try_from(message.len())
+        .ok()
+        .filter(|&n| n as usize <= MAX_MESSAGE)
+        .map(u32::to_le_bytes)
+        .ok_or_else(|| {
+            PipeError::Failed(format!(
+                "a message of {} bytes is more than the {MAX_MESSAGE} a pipe carries: split it",
+                message.len()
+            ))
+        })
+}
+
+/// The message length a received length prefix announces.
+///
+/// # Errors
+/// [`PipeError::Failed`] for more than [`MAX_MESSAGE`] (a corrupt stream).
+pub fn frame_length(header: [u8; HEADER]) -> Result<usize, PipeError> {
+    let len = u32::from_le_bytes(header) as usize;
+    if len > MAX_MESSAGE {
+        return Err(PipeError::Failed(format!(
+            "a frame announced {len} bytes, more than the {MAX_MESSAGE} a message may have: the stream is corrupt"
+        )));
+    }
+    Ok(len)
 }
 
 /// One end of a duplex pipe made of two one-way OS pipes, with length-prefixed frames
@@ -402,16 +438,7 @@ impl Pipe for OsPipe {
     }
 
     fn send(&mut self, message: &[u8]) -> Result<(), PipeError> {
-        let len = u32::try_from(message.len())
-            .ok()
-            .filter(|&n| n as usize <= MAX_MESSAGE)
-            .ok_or_else(|| {
-                PipeError::Failed(format!(
-                    "a message of {} bytes is more than the {MAX_MESSAGE} a pipe carries: split it",
-                    message.len()
-                ))
-            })?;
-        let header = len.to_le_bytes();
+        let header = frame_header(message)?;
         if message.len() <= SMALL_FRAME {
             let mut frame = [0u8; HEADER + SMALL_FRAME];
             frame[..HEADER].copy_from_slice(&header);

@@ -555,6 +555,40 @@ mod tests {
         assert!(!mapped(inode), "the region is still mapped after drop");
     }
 
+    /// `close_fd` leaves no fd of the region in this process, and the mapping usable.
+    #[test]
+    fn closing_the_fd_keeps_the_mapping() {
+        use std::os::unix::fs::MetadataExt;
+        let mut shm = SharedMemory::create(4096).unwrap();
+        // A copy of our own keeps the memfd alive, so its inode names it throughout.
+        let copy = shm.fd().unwrap().try_clone().unwrap();
+        let file = std::fs::File::from(copy.try_clone().unwrap())
+            .metadata()
+            .unwrap();
+        let id = (file.dev(), file.ino());
+        let open_fds = || {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .filter_map(|e| std::fs::metadata(e.ok()?.path()).ok())
+                .filter(|m| (m.dev(), m.ino()) == id)
+                .count()
+        };
+        assert_eq!(open_fds(), 2, "the region's fd and our copy");
+        shm.close_fd();
+        assert_eq!(open_fds(), 1, "only our copy is left");
+        assert!(shm.fd().is_none());
+        assert!(
+            shm.token().is_empty(),
+            "the token names nothing once closed"
+        );
+        let other = SharedMemory::adopt(copy).unwrap();
+        // SAFETY: both mappings are 4096 bytes and nobody else uses them.
+        unsafe {
+            shm.as_ptr().add(9).write(42);
+            assert_eq!(other.as_ptr().add(9).read(), 42, "the mapping still works");
+        }
+    }
+
     #[test]
     fn relocking_from_the_holder_fails_instead_of_hanging() {
         let shm = SharedMemory::create(std::mem::size_of::<RobustMutex>()).unwrap();
