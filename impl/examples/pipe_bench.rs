@@ -95,8 +95,8 @@ racecourse_impl::job!(static SERVED_OS: fn((ChildEnd, ())) -> () = served::<OsPi
 /// The child of the limit: the same commands, bare reads and writes of fixed sizes.
 fn bare((end, _): (ChildEnd, ())) -> Result<(), String> {
     let fds = parse_token(&end.0, "pipe", 2).map_err(|e| e.to_string())?;
-    let mut rx = File::from(take_fd(fds[0], None).map_err(|e| e.to_string())?);
-    let mut tx = File::from(take_fd(fds[1], None).map_err(|e| e.to_string())?);
+    let mut rx = File::from(take_fd(fds[0], None, "ChildEnd").map_err(|e| e.to_string())?);
+    let mut tx = File::from(take_fd(fds[1], None, "ChildEnd").map_err(|e| e.to_string())?);
     let mut c = [0; 9];
     let mut buf = vec![0; LARGE];
     while rx.read_exact(&mut c).is_ok() {

@@ -69,7 +69,11 @@ impl Pipe for SeqPacket {
 
     fn open(end: ChildEnd) -> Result<Self, PipeError> {
         let fds = parse_token(&end.0, TOKEN, 1)?;
-        Ok(SeqPacket::new(take_fd(fds[0], Some(libc::S_IFSOCK))?))
+        Ok(SeqPacket::new(take_fd(
+            fds[0],
+            Some(libc::S_IFSOCK),
+            "ChildEnd",
+        )?))
     }
 
     fn send(&mut self, message: &[u8]) -> Result<(), PipeError> {

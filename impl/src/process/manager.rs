@@ -222,7 +222,7 @@ pub fn name_of(handle: &ManagerHandle) -> Result<&str, ManagerError> {
 /// # Errors
 /// A message if `fd` is not an inherited socket.
 pub fn take_listener(fd: RawFd) -> Result<UnixListener, String> {
-    take_fd(fd, Some(libc::S_IFSOCK))
+    take_fd(fd, Some(libc::S_IFSOCK), "server's listening socket")
         .map(UnixListener::from)
         .map_err(|e| format!("the manager's listening socket: {e}"))
 }

@@ -135,17 +135,18 @@ static TAKEN: Mutex<Option<HashSet<RawFd>>> = Mutex::new(None);
 
 /// In a child: takes ownership of the inherited fd `fd`, which must be open and, if
 /// `kind` is given, of that file type (`libc::S_IFIFO`, `libc::S_IFSOCK`), and makes
-/// it close-on-exec again. Each fd can be taken once per process.
+/// it close-on-exec again. Each fd can be taken once per process. `given` names the
+/// handle the fd came in (`ChildEnd`, `QueueHandle`): the errors say to pass that.
 ///
 /// # Errors
 /// [`PipeError::Failed`] if `fd` is not open, of another type, or already taken.
-pub fn take_fd(fd: RawFd, kind: Option<libc::mode_t>) -> Result<OwnedFd, PipeError> {
+pub fn take_fd(fd: RawFd, kind: Option<libc::mode_t>, given: &str) -> Result<OwnedFd, PipeError> {
     let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
     let taken = taken.get_or_insert_with(HashSet::new);
     if fd < 3 || taken.contains(&fd) {
         return Err(PipeError::Failed(format!(
-            "fd {fd} is not a pipe end this process can open (stdio, or opened already): \
-             pass the ChildEnd the job was given, once"
+            "fd {fd} is not one this process can open (stdio, or opened already): \
+             pass the {given} the job was given, once"
         )));
     }
     // SAFETY: fstat writes into a stat buffer we own; an invalid fd gives EBADF.
@@ -154,7 +155,7 @@ pub fn take_fd(fd: RawFd, kind: Option<libc::mode_t>) -> Result<OwnedFd, PipeErr
     if unsafe { libc::fstat(fd, &mut stat) } == -1 {
         return Err(failed(
             &format!(
-                "fd {fd} of the ChildEnd is not open in this process (was it passed to the child?)"
+                "fd {fd} of the {given} is not open in this process (was it passed to the child?)"
             ),
             io::Error::last_os_error(),
         ));
@@ -162,7 +163,7 @@ pub fn take_fd(fd: RawFd, kind: Option<libc::mode_t>) -> Result<OwnedFd, PipeErr
     if let Some(kind) = kind {
         if stat.st_mode & libc::S_IFMT != kind {
             return Err(PipeError::Failed(format!(
-                "fd {fd} of the ChildEnd is not the kind of file this pipe uses: pass the ChildEnd the job was given"
+                "fd {fd} of the {given} is not the kind of file it should be: pass the {given} the job was given"
             )));
         }
     }
@@ -432,8 +433,8 @@ impl Pipe for OsPipe {
 
     fn open(end: ChildEnd) -> Result<Self, PipeError> {
         let fds = parse_token(&end.0, TOKEN, 2)?;
-        let read = take_fd(fds[0], Some(libc::S_IFIFO))?;
-        let write = take_fd(fds[1], Some(libc::S_IFIFO))?;
+        let read = take_fd(fds[0], Some(libc::S_IFIFO), "ChildEnd")?;
+        let write = take_fd(fds[1], Some(libc::S_IFIFO), "ChildEnd")?;
         Ok(OsPipe::from_fds(read, write))
     }
 
@@ -502,7 +503,13 @@ mod tests {
         assert!(parse_token("pipe:3:4", "pipe", 2).is_ok());
         assert!(parse_token("sock:3", "pipe", 2).is_err());
         assert!(parse_token("pipe:3", "pipe", 2).is_err());
-        assert!(take_fd(1, None).is_err());
-        assert!(take_fd(100_000, None).is_err());
+        assert!(take_fd(1, None, "ChildEnd").is_err());
+        let e = take_fd(100_000, None, "QueueHandle")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fd 100000 of the QueueHandle is not open"),
+            "the error names the handle the fd came in: {e}"
+        );
     }
 }

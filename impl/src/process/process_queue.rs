@@ -510,7 +510,9 @@ impl ProcessQueue for PipeQueue {
         let (read, write) = (fd()?, fd()?);
         let token = parts.next().ok_or_else(bad)?;
         let memory = Self::attach(token)?;
-        let take = |fd| take_fd(fd, Some(libc::S_IFIFO)).map_err(|e| QueueError(e.to_string()));
+        let take = |fd| {
+            take_fd(fd, Some(libc::S_IFIFO), "QueueHandle").map_err(|e| QueueError(e.to_string()))
+        };
         let queue = PipeQueue {
             memory,
             read: File::from(take(read)?),

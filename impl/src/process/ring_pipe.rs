@@ -384,9 +384,9 @@ impl Pipe for RingPipe {
 
     fn open(end: ChildEnd) -> Result<Self, PipeError> {
         let fds = parse_token(&end.0, TOKEN, 3)?;
-        let mine = take_fd(fds[0], Some(libc::S_IFIFO))?;
-        let theirs = take_fd(fds[1], Some(libc::S_IFIFO))?;
-        let memfd = take_fd(fds[2], Some(libc::S_IFREG))?;
+        let mine = take_fd(fds[0], Some(libc::S_IFIFO), "ChildEnd")?;
+        let theirs = take_fd(fds[1], Some(libc::S_IFIFO), "ChildEnd")?;
+        let memfd = take_fd(fds[2], Some(libc::S_IFREG), "ChildEnd")?;
         let memory =
             SharedMemory::adopt(memfd).map_err(|e| failed("mapping the pipe's region", e))?;
         Self::from_parts(memory, CHILD, mine, theirs)

@@ -180,7 +180,8 @@ impl RingQueue {
                 "fd {fd} is not a ring queue's shared memory ({why}): pass the handle the job was given"
             ))
         };
-        let fd = take_fd(fd, Some(libc::S_IFREG)).map_err(|e| QueueError(e.to_string()))?;
+        let fd = take_fd(fd, Some(libc::S_IFREG), "QueueHandle")
+            .map_err(|e| QueueError(e.to_string()))?;
         let memory =
             SharedMemory::adopt(fd).map_err(|e| failed("mapping the queue's shared memory", e))?;
         if memory.len() < RING_AT + Ring::bytes_for(64) {
